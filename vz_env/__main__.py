@@ -1,0 +1,7 @@
+"""`python -m vz_env` runs the `vz-spy` command line."""
+
+import sys
+
+from vz_env.cli import main
+
+sys.exit(main())

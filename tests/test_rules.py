@@ -1,0 +1,155 @@
+"""The rules core alone: turn order, what each player may see, voting, observers, rewards."""
+
+import numpy as np
+import pytest
+from sources import NoiseSource
+
+from vz_env.config import SpyConfig
+from vz_env.rules import CLUE, DECISION, DONE, SpyGame
+
+PAIR = NoiseSource().pair(0, (32, 24))
+
+
+def new_game(spies=frozenset({2}), **kwargs):
+    return SpyGame(SpyConfig(image_size=(32, 24), **kwargs), frozenset(spies), PAIR)
+
+
+def play_clues(game, text="thinking about {agent} \\boxed{clue of {agent}}"):
+    while game.phase == CLUE:
+        agent = game.pending[0]
+        game.act(agent, text.replace("{agent}", agent))
+
+
+def test_seat_order_and_rounds():
+    game = new_game(num_rounds=3)
+    order = []
+    while game.phase == CLUE:
+        order.append((game.round, game.pending[0]))
+        game.act(game.pending[0], "\\boxed{x}")
+    assert order == [(r, f"player_{i}") for r in (1, 2, 3) for i in range(4)]
+    assert game.phase == DECISION
+
+
+def test_acting_out_of_turn_is_refused():
+    game = new_game()
+    with pytest.raises(ValueError, match="not player_1's turn"):
+        game.act("player_1", "\\boxed{x}")
+
+
+def test_prompt_shows_every_earlier_clue_and_only_own_reasoning():
+    game = new_game()
+    for i in range(4):
+        game.act(f"player_{i}", f"SECRET{i} reasoning \\boxed{{CLUE{i}}}")
+    prompt = game.prompt("player_1")
+    assert all(f"CLUE{i}" in prompt for i in range(4))
+    assert "SECRET1" in prompt
+    assert not any(f"SECRET{i}" in prompt for i in (0, 2, 3))
+
+
+def test_no_role_of_another_player_leaks():
+    game = new_game(spies={2})
+    play_clues(game)
+    for agent in ("player_0", "player_1", "player_3"):
+        prompt = game.prompt(agent)
+        assert "Your role: NOT SPY" in prompt and "Your role: SPY" not in prompt
+        assert "PLAYER 3 is" not in prompt and "(spy)" not in prompt
+        assert np.array_equal(game.image(agent), PAIR.original)
+    assert "Your role: SPY" in game.prompt("player_2")
+    assert np.array_equal(game.image("player_2"), PAIR.modified)
+
+
+def test_hidden_roles():
+    game = new_game(reveal_role=False)
+    assert game.known_role("player_2") is None
+    assert "do not know your role" in game.prompt("player_2")
+    assert "do not know your role" in game.prompt("player_0")
+
+
+def test_votes_are_private():
+    game = new_game(spies={3})
+    play_clues(game)
+    before = {v: game.prompt(v) for v in game.pending}
+    game.act("player_0", "I accuse \\boxed{2}")
+    for voter in game.pending:
+        assert game.prompt(voter) == before[voter]
+
+
+def test_spy_does_not_vote_by_default_and_may_when_configured():
+    assert new_game(spies={1}).voters == ["player_0", "player_2", "player_3"]
+    assert new_game(spies={1}, spy_votes=True).voters == [f"player_{i}" for i in range(4)]
+
+
+def test_blank_spy_image():
+    game = new_game(spy_image="blank")
+    assert (game.image("player_2") == 255).all()
+
+
+def test_game_ends_after_decision_with_zero_sum_rewards():
+    game = new_game(spies={2})
+    assert all(r == 0 for r in game.rewards().values())
+    play_clues(game)
+    game.act("player_0", "\\boxed{3}")
+    game.act("player_1", "\\boxed{3}")
+    assert game.phase == DECISION and all(r == 0 for r in game.rewards().values())
+    game.act("player_3", "\\boxed{N/A}")
+    assert game.phase == DONE
+    rewards = game.rewards()
+    assert rewards["player_2"] == pytest.approx(-0.1 * 2)
+    assert sum(rewards.values()) == pytest.approx(0.0, abs=1e-12)
+    assert game.winner() == "civilians"
+    assert game.vote_of("player_3").decision_reward == pytest.approx(-0.5 + 0.3)
+
+
+def test_invalid_clue_is_shown_as_placeholder_and_loses_format_reward():
+    game = new_game()
+    turn = game.act("player_0", "no box here")
+    assert not turn.valid and turn.format_reward == pytest.approx(-0.3)
+    assert game.history()[0]["clue"] == game.config.invalid_clue_text
+
+
+def test_observer_mode():
+    game = new_game(spies={1}, decision_mode="observer", num_observers=3)
+    assert game.agents[-3:] == ["observer_0", "observer_1", "observer_2"]
+    play_clues(game)
+    assert game.pending == ["observer_0", "observer_1", "observer_2"]
+    assert "PLAYER 2" in game.prompt("observer_0")
+    assert np.array_equal(game.image("observer_0"), PAIR.original)
+    for k in range(3):
+        game.act(f"observer_{k}", "\\boxed{2}")
+    rewards = game.rewards()
+    assert rewards["player_1"] < 0 and all(rewards[f"observer_{k}"] == 0 for k in range(3))
+    assert sum(rewards.values()) == pytest.approx(0.0, abs=1e-12)
+    assert game.vote_of("observer_0").decision_reward == pytest.approx(1.3)
+
+
+@pytest.mark.parametrize("num_players", range(3, 13))
+def test_any_table_size_plays_to_the_end(num_players):
+    game = SpyGame(SpyConfig(num_players=num_players, image_size=(32, 24)), frozenset({num_players - 1}), PAIR)
+    play_clues(game)
+    for voter in game.pending:
+        game.act(voter, f"\\boxed{{Player {num_players}}}")
+    assert game.votes_received()[-1] == num_players - 1
+    assert game.winner() == "civilians"
+    assert sum(game.rewards().values()) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_two_spies():
+    game = new_game(spies={0, 3}, num_players=6, num_spies=2)
+    play_clues(game)
+    assert game.voters == ["player_1", "player_2", "player_4", "player_5"]
+    for voter in game.voters:
+        game.act(voter, "\\boxed{4}")
+    assert game.winner() == "spies"
+    assert game.vote_of("player_1").decision_reward == pytest.approx(1.3)
+    assert sum(game.rewards().values()) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_non_string_action_names_agent_and_type():
+    with pytest.raises(TypeError, match="player_0.*int"):
+        new_game().act("player_0", 5)
+
+
+def test_long_actions_are_cut_to_max_action_chars():
+    game = new_game(max_action_chars=64)
+    turn = game.act("player_0", "x" * 10_000 + "\\boxed{late}")
+    assert len(turn.raw) == 64 and not turn.valid

@@ -1,0 +1,60 @@
+"""The spy game as a PettingZoo parallel env: all votes in one step, for lock-step batched rollouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pettingzoo import ParallelEnv
+
+from vz_env.host import SpyHost
+from vz_env.rules import DONE
+from vz_env.views import agent_info
+
+
+class SpyParallelEnv(SpyHost, ParallelEnv):
+    """Each step takes the actions of the agents whose turn it is (infos[agent]["acting"]); others are ignored.
+
+    Clue turns stay sequential (one acting player per step, as the rules require); the decision stage
+    is a single step in which every voter acts at once, privately.
+    """
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        self._setup(render_mode, kwargs)
+
+    @property
+    def acting_agents(self) -> list[str]:
+        """Agents whose action the next step needs."""
+        return self._require_game().pending
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        skipped = self._new_game(seed)
+        self.agents = list(self.possible_agents)
+        return self._observations(), {a: agent_info(self.game, a, skipped) for a in self.agents}
+
+    def _observations(self) -> dict[str, dict[str, Any]]:
+        return {a: self._views.observation(a) for a in self.agents}
+
+    def step(self, actions: dict[str, str]):
+        game = self._require_game()
+        if game.phase == DONE:
+            raise RuntimeError("the game is over; call reset()")
+        acting = game.pending
+        missing = [a for a in acting if a not in actions]
+        if missing:
+            raise ValueError(f"step() needs actions for the acting agent(s) {', '.join(missing)}")
+        for agent in acting:
+            if not isinstance(actions[agent], str):
+                raise TypeError(f"action of {agent} must be a str, got {type(actions[agent]).__name__}")
+        for agent in acting:
+            game.act(agent, actions[agent])
+        done = game.phase == DONE
+        observations = self._observations()
+        rewards = game.rewards()
+        terminations = {a: done for a in self.agents}
+        truncations = {a: False for a in self.agents}
+        infos = {a: agent_info(game, a) for a in self.agents}
+        if done:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos

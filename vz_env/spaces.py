@@ -1,0 +1,73 @@
+"""Gymnasium spaces for free text and for the spy game's observations."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from vz_env.config import SpyConfig
+
+PHASE_CODES = {"clue": 0, "decision": 1, "done": 2}
+ROLE_CODES = {None: 0, "civilian": 1, "spy": 2}
+_SAMPLE_CHARS = tuple(string.printable) + ("é", "ß", "你", "好", "🙂", "\u200b", "{", "}", "\\boxed{")
+
+
+class FreeText(spaces.Text):
+    """A Text space that accepts ANY Python string up to max_length (gymnasium's Text allows [A-Za-z0-9])."""
+
+    def __init__(self, max_length: int, min_length: int = 0, seed: int | None = None) -> None:
+        super().__init__(max_length=max_length, min_length=min_length, charset=string.printable, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str:
+        """Random text mixing printable ASCII, unicode and answer markup (seeded by the space)."""
+        length = int(self.np_random.integers(self.min_length, min(self.max_length, 200) + 1))
+        picks = self.np_random.integers(0, len(_SAMPLE_CHARS), size=length)
+        return "".join(_SAMPLE_CHARS[i] for i in picks)[: self.max_length]
+
+    def __repr__(self) -> str:
+        return f"FreeText({self.min_length}, {self.max_length})"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, FreeText) and (self.min_length, self.max_length) == (
+            other.min_length,
+            other.max_length,
+        )
+
+
+def prompt_capacity(config: SpyConfig) -> int:
+    """An upper bound on any prompt's length, so the prompt space is finite yet never too small."""
+    clue_lines = config.num_players * config.num_rounds * (config.max_clue_chars + 32)
+    reasoning_lines = (config.num_rounds + 1) * (config.max_reasoning_chars + 16)
+    templates = max(len(config.clue_prompt), len(config.vote_prompt), len(config.observer_prompt))
+    roles = max(len(config.role_spy), len(config.role_civilian), len(config.role_hidden))
+    return templates + roles + clue_lines + reasoning_lines + 256
+
+
+def observation_space(config: SpyConfig) -> spaces.Dict:
+    """What every agent observes: its picture, its prompt, and the structured facts a bot needs."""
+    width, height = config.image_size
+    per_clue = 2 * max(config.max_clue_chars, len(config.invalid_clue_text)) + 48
+    history_chars = config.num_players * config.num_rounds * per_clue + 2
+    return spaces.Dict(
+        {
+            "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
+            "prompt": FreeText(prompt_capacity(config)),
+            "phase": spaces.Discrete(len(PHASE_CODES)),
+            "round": spaces.Discrete(config.num_rounds + 1),
+            "seat": spaces.Discrete(config.num_players + 1),
+            "role": spaces.Discrete(len(ROLE_CODES)),
+            "history": FreeText(history_chars),
+            "scene": FreeText(1 << 20),
+        }
+    )
+
+
+def action_space(config: SpyConfig) -> FreeText:
+    """Actions are free text (reasoning then \\boxed{answer}); longer ones are cut to max_action_chars."""
+    return FreeText(config.max_action_chars)

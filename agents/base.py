@@ -26,5 +26,5 @@ class Policy(ABC):
         """Actions for many observations; VLM policies override this with one batched generate."""
         return [self.act(obs) for obs in observations]
 
-    def reset(self, seed: int | None = None) -> None:
+    def reset(self, seed: int | None = None) -> None:  # noqa: B027  (optional hook, empty by default)
         """Start a new game; policies with their own randomness reseed here."""

@@ -99,7 +99,11 @@ def test_no_string_ever_raises(text, num_players, seat):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["\\boxed{", "}", "{", "<answer>", "</answer>", "3", "N/A", "x", "\n"]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(["\\boxed{", "}", "{", "<answer>", "</answer>", "3", "N/A", "x", "\n"]), max_size=30
+    )
+)
 def test_markup_soup_never_raises(parts):
     text = "".join(parts)
     parse_vote(text, 4, 0)

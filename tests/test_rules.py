@@ -124,7 +124,9 @@ def test_observer_mode():
 
 @pytest.mark.parametrize("num_players", range(3, 13))
 def test_any_table_size_plays_to_the_end(num_players):
-    game = SpyGame(SpyConfig(num_players=num_players, image_size=(32, 24)), frozenset({num_players - 1}), PAIR)
+    game = SpyGame(
+        SpyConfig(num_players=num_players, image_size=(32, 24)), frozenset({num_players - 1}), PAIR
+    )
     play_clues(game)
     for voter in game.pending:
         game.act(voter, f"\\boxed{{Player {num_players}}}")

@@ -156,7 +156,12 @@ def _check_values(cfg: SpyConfig) -> None:
     for name in ("clue_beta", "clue_lambda", "format_weight"):
         _require(getattr(cfg, name) >= 0, name, "non-negative", getattr(cfg, name))
     width, height = cfg.image_size
-    _require(16 <= width <= 4096 and 16 <= height <= 4096, "image_size", "between 16 and 4096 pixels", cfg.image_size)
+    _require(
+        16 <= width <= 4096 and 16 <= height <= 4096,
+        "image_size",
+        "between 16 and 4096 pixels",
+        cfg.image_size,
+    )
     for name in ("max_clue_chars", "max_reasoning_chars"):
         _require(getattr(cfg, name) >= 1, name, "at least 1", getattr(cfg, name))
     _require(cfg.max_action_chars >= 16, "max_action_chars", "at least 16", cfg.max_action_chars)

@@ -12,7 +12,7 @@ from vz_env.views import agent_info
 
 
 class SpyParallelEnv(SpyHost, ParallelEnv):
-    """Each step takes the actions of the agents whose turn it is (infos[agent]["acting"]); others are ignored.
+    """Each step takes the actions of the agents whose turn it is (infos[a]["acting"]); others are ignored.
 
     Clue turns stay sequential (one acting player per step, as the rules require); the decision stage
     is a single step in which every voter acts at once, privately.

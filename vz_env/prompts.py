@@ -38,7 +38,8 @@ VOTE_PROMPT = (
 
 OBSERVER_PROMPT = (
     'You are watching a game of "Who is the Spy?" between {num_players} players. '
-    "The picture shown is the one the non-spies saw; {num_spies} spy/spies saw a slightly different picture.\n\n"
+    "The picture shown is the one the non-spies saw; "
+    "{num_spies} spy/spies saw a slightly different picture.\n\n"
     "All clues:\n{history}\n\n"
     "Which player is the spy? Think step by step, then answer with the player number as \\boxed{{3}}, "
     "or \\boxed{{N/A}} if you cannot tell."

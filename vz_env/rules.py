@@ -72,9 +72,7 @@ class SpyGame:
         self._parsed_votes: dict[str, ParsedVote] = {}
         self._history_lines: list[str] = []
         self._reasoning_lines: dict[str, list[str]] = {name: [] for name in self.agents}
-        self._spy_view = (
-            np.full_like(pair.original, 255) if config.spy_image == "blank" else pair.modified
-        )
+        self._spy_view = np.full_like(pair.original, 255) if config.spy_image == "blank" else pair.modified
         self._format_values = {
             "num_players": config.num_players,
             "num_spies": config.num_spies,
@@ -134,7 +132,11 @@ class SpyGame:
     def history(self) -> list[dict]:
         """The public clue history (clue text only), players numbered from 1 as the models see them."""
         return [
-            {"round": t.round, "player": self.seat_of[t.agent] + 1, "clue": t.clue or self.config.invalid_clue_text}
+            {
+                "round": t.round,
+                "player": self.seat_of[t.agent] + 1,
+                "clue": t.clue or self.config.invalid_clue_text,
+            }
             for t in self.turns
             if t.phase == CLUE
         ]
@@ -233,7 +235,7 @@ class SpyGame:
         return dict(self._rewards) if self._rewards is not None else {name: 0.0 for name in self.agents}
 
     def winner(self) -> str | None:
-        """"civilians" or "spies" once the game is done (evaluation only; rewards don't use it)."""
+        """ "civilians" or "spies" once the game is done (evaluation only; rewards don't use it)."""
         if self.phase != DONE:
             return None
         return "civilians" if civilians_win(self.votes_received(), self.spies) else "spies"

@@ -39,7 +39,8 @@ def fetch_pair(source: ImageSource, seed: int, config: SpyConfig) -> ImagePair:
     pair = source.pair(seed, config.image_size)
     if pair.size != config.image_size:
         raise ValueError(
-            f"image source {source.name!r} returned a {pair.size} pair, the config asks for {config.image_size}"
+            f"image source {source.name!r} returned a {pair.size} pair; the config asks for "
+            f"{config.image_size}"
         )
     return pair
 
@@ -100,4 +101,3 @@ def agent_info(game: SpyGame, agent: str, skipped_pairs: int = 0) -> dict[str, A
         info["roles"] = game.roles
         info["votes_received"] = dict(zip(game.players, game.votes_received()))
     return info
-

@@ -1,0 +1,183 @@
+"""The PettingZoo envs: PettingZoo's own checks, seeding, infos, roles, bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
+from sources import NoiseSource
+
+from vz_env import spy_v0
+
+SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
+
+
+def play(env, clue="hmm \\boxed{a thing}", vote="\\boxed{1}"):
+    """Play one AEC game to the end with fixed texts; returns the final infos and rewards."""
+    for _ in env.agent_iter():
+        obs, _, term, trunc, _ = env.last()
+        if term or trunc:
+            env.step(None)
+            continue
+        env.step(clue if obs["phase"] == 0 else vote)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"decision_mode": "observer", "num_observers": 3},
+        {"num_players": 5, "num_spies": 2},
+        {"reveal_role": False},
+    ],
+)
+def test_pettingzoo_api_test(kwargs):
+    api_test(spy_v0.env(**SMALL, **kwargs), num_cycles=50)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"decision_mode": "observer", "num_observers": 2}])
+def test_pettingzoo_parallel_api_test(kwargs):
+    parallel_api_test(spy_v0.parallel_env(**SMALL, **kwargs), num_cycles=50)
+
+
+def test_pettingzoo_seed_tests():
+    seed_test(lambda: spy_v0.env(**SMALL), num_cycles=20)
+    parallel_seed_test(lambda: spy_v0.parallel_env(**SMALL))
+
+
+def test_pettingzoo_render_test():
+    render_test(lambda render_mode=None: spy_v0.env(render_mode=render_mode, **SMALL))
+
+
+def test_default_env_needs_no_arguments():
+    env = spy_v0.env()
+    env.reset(seed=0)
+    obs = env.observe(env.agent_selection)
+    assert obs["image"].shape == (240, 320, 3) and obs["image"].dtype == np.uint8
+    assert env.observation_space(env.agent_selection).contains(obs)
+
+
+def test_same_seed_same_game_different_seed_varies():
+    def game(seed):
+        env = spy_v0.env(**SMALL)
+        env.reset(seed=seed)
+        obs = env.observe("player_0")
+        return env.unwrapped.roles, obs["prompt"], env.unwrapped.pair.original.tobytes()
+
+    assert game(7) == game(7)
+    assert len({str(game(s)[0]) + str(hash(game(s)[2])) for s in range(12)}) > 1
+
+
+def test_infos_carry_parsed_clues_votes_and_outcome():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=3)
+    spy = next(a for a, r in env.unwrapped.roles.items() if r == "spy")
+    spy_number = int(spy.split("_")[1]) + 1
+    env.step("I see noise \\boxed{noisy}")
+    turn = env.infos["player_0"]["turn"]
+    assert turn["clue"] == "noisy" and turn["valid"] and turn["reasoning"] == "I see noise"
+    env.step("no box")
+    assert env.infos["player_1"]["turn"]["valid"] is False
+    assert "boxed" in env.infos["player_1"]["turn"]["reason"]
+    play(env, vote=f"\\boxed{{{spy_number}}}")
+    assert env.agents == []
+
+
+def test_final_rewards_and_winner_in_aec():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=3)
+    spy = next(a for a, r in env.unwrapped.roles.items() if r == "spy")
+    target = f"\\boxed{{{int(spy.split('_')[1]) + 1}}}"
+    totals = {}
+    for agent in env.agent_iter():
+        obs, reward, term, trunc, info = env.last()
+        if term:
+            totals[agent] = (reward, info)
+            env.step(None)
+            continue
+        env.step("\\boxed{x}" if obs["phase"] == 0 else target)
+    assert sum(r for r, _ in totals.values()) == pytest.approx(0.0, abs=1e-12)
+    assert totals[spy][0] < 0
+    for agent, (reward, info) in totals.items():
+        assert info["winner"] == "civilians"
+        assert info["game_reward"] == reward
+        if agent != spy:
+            assert info["vote"] == spy and info["decision_reward"] == pytest.approx(1.3)
+
+
+def test_roles_only_through_unwrapped_and_own_observation():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=1)
+    roles = env.unwrapped.roles
+    assert sorted(roles.values()) == ["civilian", "civilian", "civilian", "spy"]
+    for agent, role in roles.items():
+        obs = env.observe(agent)
+        assert obs["role"] == (2 if role == "spy" else 1)
+        assert "roles" not in env.infos[agent]
+    hidden = spy_v0.env(reveal_role=False, **SMALL)
+    hidden.reset(seed=1)
+    assert all(hidden.observe(a)["role"] == 0 for a in hidden.possible_agents)
+
+
+def test_scene_record_is_own_image_only():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=1)
+    for agent, role in env.unwrapped.roles.items():
+        expected = "black" if role == "spy" else "noise"
+        assert expected in env.observe(agent)["scene"]
+
+
+def test_non_string_action_raises_type_error_naming_agent():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match="player_0.*int"):
+        env.step(3)
+    par = spy_v0.parallel_env(**SMALL)
+    par.reset(seed=0)
+    with pytest.raises(TypeError, match="player_0.*bytes"):
+        par.step({"player_0": b"x"})
+
+
+def test_parallel_env_votes_in_one_step():
+    env = spy_v0.parallel_env(**SMALL)
+    obs, infos = env.reset(seed=5)
+    steps = 0
+    while env.agents:
+        acting = env.acting_agents
+        assert acting == [a for a in env.agents if infos[a]["acting"]]
+        actions = {a: ("\\boxed{clue}" if obs[a]["phase"] == 0 else "\\boxed{N/A}") for a in acting}
+        obs, rewards, terms, truncs, infos = env.step(actions)
+        steps += 1
+    assert steps == 4 * 2 + 1
+    assert all(terms.values())
+    assert all(
+        i["decision_reward"] == pytest.approx(-0.2)
+        for a, i in infos.items()
+        if i["vote"] is None and env.unwrapped.roles[a] != "spy"
+    )
+
+
+def test_parallel_env_requires_acting_agents_actions():
+    env = spy_v0.parallel_env(**SMALL)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="player_0"):
+        env.step({})
+
+
+def test_render_modes_produce_transcript_and_board():
+    env = spy_v0.env(render_mode="rgb_array", **SMALL)
+    env.reset(seed=2)
+    play(env)
+    board = env.render()
+    assert board.ndim == 3 and board.shape[2] == 3 and board.shape[1] >= 2 * 48
+    text = spy_v0.env(render_mode="ansi", **SMALL)
+    text.reset(seed=2)
+    play(text)
+    assert "Winner:" in text.render() and "(spy)" in text.render()
+
+
+def test_vz_env_never_imports_torch():
+    code = "import sys, vz_env; e = vz_env.spy_v0.env(); e.reset(seed=0); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,108 @@
+"""Which stage Iterative-SPO trains each iteration (clue or decision), from decision accuracy and N/A rate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from algorithms.baselines import MeanAllReduce
+from algorithms.train_config import STAGES, SPOConfig
+
+
+class StageController:
+    """Picks the active training stage from EMAs (start 0) of the decision accuracy and N/A rate (SPEC.md s6).
+
+    Order, for iterations t = 1, 2, ...:
+      1. the trainer trains iteration t in `stage`; every game of iteration t still ends with decision
+         samples, whose accuracy and N/A rate (each a fraction of all decision samples) it measures;
+      2. it calls `update(acc_t, na_t)`: the stats are averaged across processes (`all_reduce`), each EMA
+         takes ema <- rho * ema + (1 - rho) * x, and `iterations_in_stage` counts iteration t;
+      3. if iteration t made `iterations_in_stage` reach `min_stage_iters` or more and the updated EMAs meet
+         the rule, the stage flips and `iterations_in_stage` restarts at 0. The returned stage is the one
+         iteration t + 1 trains in.
+    Rule "adaptive": decision -> clue when acc_ema >= switch_to_clue_acc and na_ema <= switch_to_clue_na;
+    clue -> decision when 1 - acc_ema >= switch_to_decision_err or na_ema >= switch_to_decision_na.
+    Rule "alternate": flip every `alternate_every` iterations whatever the stats (EMAs still kept for logs).
+    So with the defaults the first switch can follow iteration 5 at the earliest, making iteration 6 the
+    first one in the new stage.
+    """
+
+    def __init__(self, config: SPOConfig | None = None, all_reduce: MeanAllReduce | None = None) -> None:
+        self.config = config if config is not None else SPOConfig()
+        self._all_reduce = all_reduce
+        self._stage = self.config.start_stage
+        self._iterations_in_stage = 0
+        self._acc_ema = 0.0
+        self._na_ema = 0.0
+
+    @property
+    def stage(self) -> str:
+        """The stage the next (or current) iteration trains: "decision" or "clue"."""
+        return self._stage
+
+    @property
+    def iterations_in_stage(self) -> int:
+        """Iterations completed (passed to `update`) since the current stage began."""
+        return self._iterations_in_stage
+
+    @property
+    def acc_ema(self) -> float:
+        """EMA of the decision accuracy."""
+        return self._acc_ema
+
+    @property
+    def na_ema(self) -> float:
+        """EMA of the decision N/A rate."""
+        return self._na_ema
+
+    def update(self, accuracy: float, na_rate: float) -> str:
+        """Absorb one finished iteration's decision stats and return the stage for the next iteration."""
+        for name, value in (("accuracy", accuracy), ("na_rate", na_rate)):
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+        if self._all_reduce is not None:
+            mean = self._all_reduce(torch.tensor([accuracy, na_rate], dtype=torch.float64))
+            accuracy, na_rate = (float(v) for v in mean.tolist())
+        rho = self.config.stage_ema_rho
+        self._acc_ema = rho * self._acc_ema + (1 - rho) * accuracy
+        self._na_ema = rho * self._na_ema + (1 - rho) * na_rate
+        self._iterations_in_stage += 1
+        if self._should_switch():
+            self._stage = "clue" if self._stage == "decision" else "decision"
+            self._iterations_in_stage = 0
+        return self._stage
+
+    def _should_switch(self) -> bool:
+        """Whether the current stage has run long enough and its exit rule holds."""
+        cfg = self.config
+        if cfg.stage_schedule == "alternate":
+            return self._iterations_in_stage >= cfg.alternate_every
+        if self._iterations_in_stage < cfg.min_stage_iters:
+            return False
+        if self._stage == "decision":
+            return self._acc_ema >= cfg.switch_to_clue_acc and self._na_ema <= cfg.switch_to_clue_na
+        return 1 - self._acc_ema >= cfg.switch_to_decision_err or self._na_ema >= cfg.switch_to_decision_na
+
+    def state_dict(self) -> dict[str, Any]:
+        """Stage, dwell count and EMAs, for checkpoints."""
+        return {
+            "stage": self._stage,
+            "iterations_in_stage": self._iterations_in_stage,
+            "acc_ema": self._acc_ema,
+            "na_ema": self._na_ema,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what `state_dict` wrote."""
+        missing = {"stage", "iterations_in_stage", "acc_ema", "na_ema"} - set(state)
+        if missing:
+            raise ValueError(f"StageController state lacks {sorted(missing)}")
+        if state["stage"] not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {state['stage']!r}")
+        self._stage = state["stage"]
+        self._iterations_in_stage = int(state["iterations_in_stage"])
+        self._acc_ema = float(state["acc_ema"])
+        self._na_ema = float(state["na_ema"])

@@ -1,0 +1,113 @@
+"""Stage controller: scripted stats switch at the exact expected iteration; dwell, N/A rule, sync, state."""
+
+import pytest
+import torch
+
+from algorithms.stage import StageController
+from algorithms.train_config import SPOConfig
+
+
+def run(controller, script):
+    """Feed (accuracy, na_rate) per iteration; return the stage each iteration t = 1.. trained in."""
+    trained = []
+    for accuracy, na_rate in script:
+        trained.append(controller.stage)
+        controller.update(accuracy, na_rate)
+    return trained
+
+
+def test_starts_in_decision_with_zero_emas():
+    controller = StageController()
+    assert controller.stage == "decision"
+    assert (controller.iterations_in_stage, controller.acc_ema, controller.na_ema) == (0, 0.0, 0.0)
+
+
+def test_default_rule_switches_after_iteration_45_when_always_right():
+    # acc_ema after t perfect iterations = 1 - 0.95^t: 0.8953 at t = 44, 0.9006 at t = 45.
+    controller = StageController()
+    trained = run(controller, [(1.0, 0.0)] * 50)
+    assert trained[:45] == ["decision"] * 45
+    assert trained[45:] == ["clue"] * 5
+    assert controller.iterations_in_stage == 5
+    # From acc_ema = 1 - 0.95^50 = 0.9231, each all-wrong iteration multiplies it by 0.95; it first reaches
+    # <= 0.6 (error >= 0.4) after 9 of them (0.9231 * 0.95^8 = 0.6124, 0.9231 * 0.95^9 = 0.5818).
+    trained = run(controller, [(0.0, 0.0)] * 12)
+    assert trained == ["clue"] * 9 + ["decision"] * 3
+
+
+def test_min_dwell_blocks_an_early_switch():
+    controller = StageController(SPOConfig(stage_ema_rho=0.0, min_stage_iters=3))  # EMA = latest stats
+    # The decision -> clue rule holds from iteration 1 on, but only iteration 3 completes the dwell.
+    assert run(controller, [(1.0, 0.0)] * 3) == ["decision"] * 3
+    assert controller.stage == "clue" and controller.iterations_in_stage == 0
+    # The clue -> decision rule (error 0.5 >= 0.4) holds at once, again held back for 3 iterations.
+    assert run(controller, [(0.5, 0.0)] * 4) == ["clue"] * 3 + ["decision"]
+
+
+def test_thresholds_are_inclusive():
+    controller = StageController(SPOConfig(stage_ema_rho=0.0, min_stage_iters=1))
+    assert controller.update(0.9, 0.1) == "clue"
+    assert controller.update(0.6, 0.0) == "decision"  # error 1 - 0.6 = 0.4
+    assert controller.update(0.95, 0.05) == "clue"
+    assert controller.update(1.0, 0.5) == "decision"  # N/A rate 0.5
+
+
+def test_high_na_rate_blocks_the_clue_stage_and_ends_it():
+    controller = StageController(SPOConfig(stage_ema_rho=0.0, min_stage_iters=1))
+    assert run(controller, [(1.0, 0.2)] * 10) == ["decision"] * 10
+    controller.update(0.9, 0.0)
+    assert controller.stage == "clue"
+    assert controller.update(0.95, 0.49) == "clue"
+    assert controller.update(0.95, 0.5) == "decision"
+
+
+def test_emas_follow_rho():
+    controller = StageController(SPOConfig(stage_ema_rho=0.5))
+    controller.update(0.8, 0.2)  # acc 0.5 * 0 + 0.5 * 0.8 = 0.4; na 0.5 * 0 + 0.5 * 0.2 = 0.1
+    controller.update(0.6, 0.0)  # acc 0.5 * 0.4 + 0.5 * 0.6 = 0.5; na 0.5 * 0.1 + 0 = 0.05
+    assert (controller.acc_ema, controller.na_ema) == pytest.approx((0.5, 0.05))
+
+
+def test_alternate_schedule_ignores_stats():
+    controller = StageController(SPOConfig(stage_schedule="alternate", alternate_every=2, start_stage="clue"))
+    trained = run(controller, [(1.0, 0.0), (0.0, 1.0)] * 4)
+    assert trained == ["clue", "clue", "decision", "decision", "clue", "clue", "decision", "decision"]
+
+
+def test_all_reduce_averages_the_stats_before_the_ema():
+    seen = []
+
+    def mean_with_other_worker(local: torch.Tensor) -> torch.Tensor:
+        seen.append(local.dtype)
+        return (local + torch.tensor([0.0, 1.0], dtype=torch.float64)) / 2
+
+    controller = StageController(SPOConfig(stage_ema_rho=0.5), all_reduce=mean_with_other_worker)
+    controller.update(1.0, 0.0)
+    assert (controller.acc_ema, controller.na_ema) == pytest.approx((0.25, 0.25))
+    assert seen == [torch.float64]
+
+
+def test_state_dict_round_trip_resumes_exactly():
+    config = SPOConfig(stage_ema_rho=0.8, min_stage_iters=2)
+    script = [(1.0, 0.0)] * 12 + [(0.2, 0.3)] * 6
+    reference = run(StageController(config), script)
+    first = StageController(config)
+    head = run(first, script[:9])
+    second = StageController(config)
+    second.load_state_dict(first.state_dict())
+    assert head + run(second, script[9:]) == reference
+    assert "clue" in reference and reference[-1] == "decision"
+
+
+@pytest.mark.parametrize(("accuracy", "na_rate"), [(1.5, 0.0), (0.5, -0.1), (float("nan"), 0.0)])
+def test_stats_outside_zero_one_are_rejected(accuracy, na_rate):
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        StageController().update(accuracy, na_rate)
+
+
+def test_bad_state_is_rejected():
+    controller = StageController()
+    with pytest.raises(ValueError, match="stage must be"):
+        controller.load_state_dict({**controller.state_dict(), "stage": "vote"})
+    with pytest.raises(ValueError, match="acc_ema"):
+        controller.load_state_dict({"stage": "clue", "iterations_in_stage": 0, "na_ema": 0.0})

@@ -1,0 +1,98 @@
+"""Lock-step rollouts: one batched call per policy per step, G samples per vote, rewards settled."""
+
+from collections import Counter
+
+import pytest
+from sources import NoiseSource
+
+from agents.base import Policy
+from agents.scripted import RandomAgent, SceneBot
+from algorithms.rollout import play_games
+
+SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
+
+
+class CountingPolicy(Policy):
+    """Records every batched call; clues are valid, votes name PLAYER 1 (or 2 for PLAYER 1 itself)."""
+
+    def __init__(self, name="counting"):
+        self.name = name
+        self.calls = []
+
+    def act(self, observation):
+        raise AssertionError("the engine must use act_batch")
+
+    def act_batch(self, observations):
+        self.calls.append(len(observations))
+        return [
+            "\\boxed{a thing}" if o["phase"] == 0 else ("\\boxed{2}" if o["seat"] == 0 else "\\boxed{1}")
+            for o in observations
+        ]
+
+
+def test_one_batched_call_per_step_for_all_games():
+    policy = CountingPolicy()
+    rollout = play_games(policy, num_games=5, seed=0, group_size=3, env_kwargs=SMALL)
+    # 4 players x 2 rounds clue steps, then one decision step: 9 calls in all
+    assert policy.calls == [5] * 8 + [5 * 3 * 3]
+    assert len(rollout.games) == 5
+    assert len(rollout.stage("clue")) == 5 * 8
+    assert len(rollout.stage("decision")) == 5 * 3 * 3
+
+
+def test_samples_carry_roles_groups_and_rewards():
+    rollout = play_games(CountingPolicy(), num_games=4, seed=1, group_size=2, env_kwargs=SMALL)
+    for game_index, record in enumerate(rollout.games):
+        clue_samples = [s for s in rollout.stage("clue") if s.game == game_index]
+        for s in clue_samples:
+            assert s.reward == pytest.approx(record.rewards[s.agent])
+            assert s.role == record.roles[s.agent]
+            assert s.valid and s.parsed["clue"] == "a thing" and s.format_reward == pytest.approx(0.3)
+    groups = Counter(s.group for s in rollout.stage("decision"))
+    assert set(groups.values()) == {2}
+    for s in rollout.stage("decision"):
+        spy = next(a for a, r in rollout.games[s.game].roles.items() if r == "spy")
+        expected = 1.3 if s.parsed["vote"] == spy else -1.0 + 0.3
+        assert s.reward == pytest.approx(expected)
+
+
+def test_seats_can_hold_different_policies():
+    a, b = CountingPolicy("a"), CountingPolicy("b")
+    rollout = play_games(
+        lambda game, agent: a if agent in ("player_0", "player_1") else b,
+        num_games=3,
+        seed=0,
+        env_kwargs=SMALL,
+    )
+    assert {s.policy for s in rollout.samples if s.agent == "player_0"} == {"a"}
+    assert {s.policy for s in rollout.samples if s.agent == "player_3"} == {"b"}
+    assert rollout.games[0].policies == {"player_0": "a", "player_1": "a", "player_2": "b", "player_3": "b"}
+    assert a.calls[0] == 3 and b.calls[0] == 3
+
+
+def test_observer_mode_uses_observers_as_the_decision_samples():
+    policy = CountingPolicy()
+    rollout = play_games(
+        policy,
+        num_games=2,
+        seed=0,
+        group_size=5,
+        env_kwargs={**SMALL, "decision_mode": "observer", "num_observers": 3},
+    )
+    decision = rollout.stage("decision")
+    assert len(decision) == 2 * 3 and {s.role for s in decision} == {"observer"}
+    assert policy.calls[-1] == 6
+
+
+def test_seeded_rollouts_repeat():
+    def run():
+        rollout = play_games(RandomAgent(), num_games=3, seed=7, group_size=2, env_kwargs=SMALL)
+        return [(s.agent, s.text, s.reward) for s in rollout.samples]
+
+    assert run() == run()
+
+
+def test_scene_bots_on_default_scenes():
+    rollout = play_games(SceneBot(), num_games=4, seed=0)
+    assert all(record.winner in ("civilians", "spies") for record in rollout.games)
+    assert all(s.valid for s in rollout.stage("clue"))

@@ -14,7 +14,7 @@ from vz_env.parsing import parse_vote
 from vz_env.rewards import decision_reward
 
 CLUE_STAGE, DECISION_STAGE = "clue", "decision"
-PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str], Policy]
+PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, str], Policy]
 
 
 @dataclass
@@ -76,12 +76,12 @@ class Rollout:
         return sum(s.num_tokens for s in self.samples)
 
 
-def resolve_policies(policies: PolicySpec) -> Callable[[int, str], Policy]:
-    """Seat assignment as a function (game index, agent) -> policy, from one policy, a map or a function."""
+def resolve_policies(policies: PolicySpec) -> Callable[[int, str, str], Policy]:
+    """Seat assignment as a function (game index, agent, role) -> policy, from a policy, a map or a function."""
     if isinstance(policies, Policy):
-        return lambda game, agent: policies
+        return lambda game, agent, role: policies
     if isinstance(policies, Mapping):
-        return lambda game, agent: policies[agent]
+        return lambda game, agent, role: policies[agent]
     return policies
 
 
@@ -108,7 +108,9 @@ def play_games(
     seat_policy = resolve_policies(policies)
     envs = [spy_v0.parallel_env(**dict(env_kwargs or {})) for _ in range(num_games)]
     observations = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    assigned = {(i, a): seat_policy(i, a) for i, env in enumerate(envs) for a in env.possible_agents}
+    assigned = {
+        (i, a): seat_policy(i, a, role) for i, env in enumerate(envs) for a, role in env.unwrapped.roles.items()
+    }
     for policy in {id(p): p for p in assigned.values()}.values():
         policy.reset(seed)
     samplers = _sampling_policies(assigned.values(), sample_policies)

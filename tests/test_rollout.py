@@ -59,7 +59,7 @@ def test_samples_carry_roles_groups_and_rewards():
 def test_seats_can_hold_different_policies():
     a, b = CountingPolicy("a"), CountingPolicy("b")
     rollout = play_games(
-        lambda game, agent: a if agent in ("player_0", "player_1") else b,
+        lambda game, agent, role: a if agent in ("player_0", "player_1") else b,
         num_games=3,
         seed=0,
         env_kwargs=SMALL,

@@ -11,7 +11,7 @@ BOT_NAMES = ("scene", "random")
 
 
 def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy:
-    """A policy from a spec: a bot name, `tiny` (the built-in tiny VLM) or a local Hugging Face model folder."""
+    """A policy from a spec: a bot name, `tiny` (the built-in tiny VLM) or a Hugging Face model folder."""
     if spec == "scene":
         from agents.scripted import SceneBot
 

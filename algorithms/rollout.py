@@ -109,7 +109,9 @@ def play_games(
     envs = [spy_v0.parallel_env(**dict(env_kwargs or {})) for _ in range(num_games)]
     observations = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     assigned = {
-        (i, a): seat_policy(i, a, role) for i, env in enumerate(envs) for a, role in env.unwrapped.roles.items()
+        (i, a): seat_policy(i, a, role)
+        for i, env in enumerate(envs)
+        for a, role in env.unwrapped.roles.items()
     }
     for policy in {id(p): p for p in assigned.values()}.values():
         policy.reset(seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,18 +60,17 @@ def evaluate(
     """
     seeds = math.ceil(num_games / 2)
     rollouts: list[tuple[str, Rollout]] = []
-    for spy_side, other in (("A", "B"), ("B", "A")):
-        sides = {"A": policy_a, "B": policy_b}
+    for spy_side, spy_policy, civilian_policy in (("A", policy_a, policy_b), ("B", policy_b, policy_a)):
+        seat = _side_by_role(spy_policy, civilian_policy)
         for start in range(0, seeds, batch_size):
             count = min(batch_size, seeds - start)
-
-            def seat(
-                game: int, agent: str, role: str, spy_side: str = spy_side, other: str = other
-            ) -> Policy:
-                return sides[spy_side] if role == "spy" else sides[other]
-
             rollouts.append((spy_side, play_games(seat, count, seed + start, env_kwargs=env_kwargs)))
     return {"A": _report(rollouts, "A"), "B": _report(rollouts, "B"), "games": 2 * seeds, "seed": seed}
+
+
+def _side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int, str, str], Policy]:
+    """Seat assignment: the spy side takes the spy seats, the other side every other seat."""
+    return lambda game, agent, role: spy_policy if role == "spy" else civilian_policy
 
 
 def _report(rollouts: list[tuple[str, Rollout]], side: str) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class Rollout:
 
 
 def resolve_policies(policies: PolicySpec) -> Callable[[int, str, str], Policy]:
-    """Seat assignment as a function (game index, agent, role) -> policy, from a policy, a map or a function."""
+    """Seat assignment as a function (game index, agent, role) -> policy, from a policy, map or function."""
     if isinstance(policies, Policy):
         return lambda game, agent, role: policies
     if isinstance(policies, Mapping):

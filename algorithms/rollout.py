@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +38,7 @@ class TurnSample:
     parsed: dict[str, Any]
     generation: Any = None
     sample: int = 0
-    group: int | None = None
+    group: tuple | None = None
     reward: float = 0.0
     format_reward: float = 0.0
 
@@ -117,7 +116,6 @@ def play_games(
         policy.reset(seed)
     samplers = _sampling_policies(assigned.values(), sample_policies)
     rollout = Rollout()
-    groups = itertools.count()
     while any(env.agents for env in envs):
         requests = [(i, a) for i, env in enumerate(envs) if env.agents for a in env.acting_agents]
         by_policy: dict[int, list[tuple[int, str]]] = {}
@@ -140,7 +138,7 @@ def play_games(
                 observations[i], _, _, _, infos[i] = env.step(actions)
         for (i, agent), outs in outputs.items():
             label = policy_label(assigned[(i, agent)])
-            rollout.samples += _samples(envs[i], i, agent, label, outs, infos[i], groups)
+            rollout.samples += _samples(envs[i], i, agent, label, outs, infos[i])
     _settle(rollout, envs, assigned, seed)
     return rollout
 
@@ -175,13 +173,12 @@ def _samples(
     label: str,
     outs: list[tuple[str, Any]],
     info: dict[str, Any],
-    groups: Iterator[int],
 ) -> list[TurnSample]:
     """The played action's sample, parsed by the env, plus any extra decision samples scored here."""
     game = env.unwrapped.game
     turn = info[agent]["turn"]
     role = game.role(agent)
-    group = next(groups) if turn["phase"] == DECISION_STAGE else None
+    group = _decision_group(game, game_index, agent) if turn["phase"] == DECISION_STAGE else None
     samples = [_from_turn(game_index, role, label, turn, outs[0], group)]
     cfg = game.config
     weight = cfg.format_weight if cfg.format_reward else 0.0
@@ -216,8 +213,13 @@ def _samples(
     return samples
 
 
+def _decision_group(game: Any, game_index: int, agent: str) -> tuple:
+    """Samples of one decision prompt: a voter's G samples, or all observers of a game (same prompt)."""
+    return (game_index,) if game.config.decision_mode == "observer" else (game_index, agent)
+
+
 def _from_turn(
-    game_index: int, role: str, label: str, turn: dict[str, Any], out: tuple[str, Any], group: int | None
+    game_index: int, role: str, label: str, turn: dict[str, Any], out: tuple[str, Any], group: tuple | None
 ) -> TurnSample:
     parsed = {k: turn[k] for k in ("clue", "vote", "abstain", "reason")}
     reward = turn["decision_reward"] if turn["decision_reward"] is not None else 0.0

@@ -14,6 +14,9 @@ LOSS_NORMS = ("sequence", "token", "constant")
 STAGE_SCHEDULES = ("adaptive", "alternate")
 STAGES = ("decision", "clue")
 LR_SCHEDULES = ("cosine", "linear", "constant")
+FINETUNE_MODES = ("lora", "full")
+REFERENCES = ("disable-adapter", "copy")
+DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 
 
 def _rule(default: Any, allowed: str, check: Callable[[Any], bool]) -> Any:
@@ -79,6 +82,26 @@ class SPOConfig:
     lr_schedule: str = _one_of("cosine", LR_SCHEDULES)
     warmup_ratio: float = _rule(0.1, "in [0, 1)", lambda v: 0 <= v < 1)
     iterations: int = _at_least(100, 1)
+    ppo_epochs: int = _at_least(1, 1)
+    max_grad_norm: float = _positive(1.0)
+    weight_decay: float = _at_least(0.0, 0)
+
+    # Rollouts (games are self-play: every seat is the policy being trained).
+    games_per_iter: int = _at_least(8, 1)
+    max_new_tokens: int = _at_least(128, 1)
+    min_new_tokens: int = _at_least(0, 0)
+    top_p: float = _rule(1.0, "in (0, 1]", lambda v: 0 < v <= 1)
+    seed: int = _at_least(0, 0)
+
+    # Model side: LoRA through peft (or full fine-tuning) and where the KL reference comes from.
+    finetune: str = _one_of("lora", FINETUNE_MODES)
+    reference: str = _one_of("disable-adapter", REFERENCES)
+    lora_rank: int = _at_least(16, 1)
+    lora_alpha: float = _positive(32.0)
+    lora_dropout: float = _rule(0.0, "in [0, 1)", lambda v: 0 <= v < 1)
+    lora_targets: str = _rule(DEFAULT_LORA_TARGETS, "a non-empty regex", lambda v: bool(v))
+    score_chunk: int = _at_least(16, 1)
+    checkpoint_every: int = _at_least(10, 1)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -88,6 +111,10 @@ class SPOConfig:
             check = f.metadata.get("check")
             if check is not None and not check(value):
                 raise ValueError(f"{f.name} must be {f.metadata['allowed']}, got {value!r}")
+        if self.finetune == "full" and self.reference != "copy":
+            raise ValueError("reference must be 'copy' when finetune is 'full' (no adapters to disable)")
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens must be <= max_new_tokens ({self.max_new_tokens})")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SPOConfig:

@@ -14,7 +14,9 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vz-spy", description="Vision-Zero spy game: play, make data, train, evaluate.")
+    parser = argparse.ArgumentParser(
+        prog="vz-spy", description="Vision-Zero spy game: play, make data, train, evaluate."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:

@@ -1,0 +1,64 @@
+"""The trainable model and its KL reference: LoRA adapters (reference = adapters off) or full fine-tuning."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from algorithms.train_config import SPOConfig
+
+
+def make_trainable(model: Any, config: SPOConfig) -> Any:
+    """Wrap the model with LoRA adapters on the matching modules (or unfreeze it all for full fine-tuning)."""
+    if config.finetune == "full":
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets,
+        bias="none",
+        init_lora_weights=True,
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as err:
+        raise ValueError(f"lora_targets {config.lora_targets!r} matched no usable module: {err}") from None
+
+
+class Reference:
+    """Where the frozen reference log-probs come from: the same model with adapters off, or a copy."""
+
+    def __init__(self, model: Any, frozen_copy: Any = None) -> None:
+        self._model = model
+        self._copy = frozen_copy
+
+    @contextlib.contextmanager
+    def model(self) -> Iterator[Any]:
+        """The reference model for the duration of the block (adapters re-enabled afterwards)."""
+        if self._copy is not None:
+            yield self._copy
+        else:
+            with self._model.disable_adapter():
+                yield self._model
+
+
+def prepare_model(model: Any, config: SPOConfig) -> tuple[Any, Reference]:
+    """The trainable model and its reference; a reference copy is taken before any adapter is added."""
+    frozen_copy = None
+    if config.reference == "copy":
+        frozen_copy = copy.deepcopy(model).eval()
+        for parameter in frozen_copy.parameters():
+            parameter.requires_grad_(False)
+    trainable = make_trainable(model, config)
+    return trainable, Reference(trainable, frozen_copy)
+
+
+def trainable_parameters(model: Any) -> list[Any]:
+    return [p for p in model.parameters() if p.requires_grad]

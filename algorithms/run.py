@@ -1,0 +1,103 @@
+"""A training run in a folder: config.json, metrics.jsonl, checkpoints, resume with a config check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from algorithms.metrics import MetricsLog
+from algorithms.train_config import SPOConfig
+from algorithms.trainers import trainer_class
+from vz_env.atomic import atomic_write_text
+from vz_env.config import SpyConfig
+
+
+def run_config(algo: str, model: str | None, trainer: SPOConfig, env: dict[str, Any]) -> dict[str, Any]:
+    """Everything that defines a run, as saved in RUN_DIR/config.json (validated before anything runs)."""
+    trainer_class(algo)
+    SpyConfig.from_kwargs(**env)
+    if not all(isinstance(v, (str, int, float, bool, list, tuple)) for v in env.values()):
+        raise ValueError(
+            "env settings in a run config must be plain values (a kind name or folder for images)"
+        )
+    return {"algo": algo, "model": model, "trainer": trainer.to_dict(), "env": _plain(env)}
+
+
+def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Dotted names of the settings that differ between two run configs."""
+    differences = []
+    for section in sorted(set(saved) | set(wanted)):
+        a, b = saved.get(section), wanted.get(section)
+        if isinstance(a, dict) and isinstance(b, dict):
+            differences += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            differences.append(section)
+    return differences
+
+
+def load_run_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise ValueError(f"{run_dir} is not a run folder (no config.json)")
+    return json.loads(path.read_text())
+
+
+def train(
+    run_dir: Path,
+    config: dict[str, Any],
+    resume: bool = False,
+    on_iteration: Callable[[dict[str, Any]], None] | None = None,
+    stop_after: int | None = None,
+    accelerator: Any = None,
+) -> list[dict[str, Any]]:
+    """Train into run_dir (resuming from its latest checkpoint when asked); returns this call's metrics rows.
+
+    `stop_after` ends the call after that many iterations in total (the run can be resumed later).
+    """
+    from agents.hf_vlm import HFVLMPolicy
+
+    run_dir = Path(run_dir)
+    if resume:
+        saved = load_run_config(run_dir)
+        differing = config_differences(saved, config)
+        if differing:
+            raise ValueError(
+                f"--resume with a different config: {', '.join(differing)} differ from {run_dir}"
+            )
+    elif (run_dir / "config.json").exists():
+        raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    trainer_cfg = SPOConfig.from_dict(config["trainer"])
+    policy = HFVLMPolicy(config["model"], seed=trainer_cfg.seed)
+    trainer = trainer_class(config["algo"])(policy, trainer_cfg, config["env"], accelerator)
+    main = trainer.accelerator.is_main_process
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+    log = MetricsLog(run_dir) if main else None
+    if resume and trainer.resume(run_dir) and log is not None:
+        log.truncate(trainer.iteration)
+    elif resume and log is not None:
+        log.truncate(0)
+    rows = []
+    last = min(trainer_cfg.iterations, stop_after or trainer_cfg.iterations)
+    while trainer.iteration < last:
+        row = trainer.run_iteration()
+        rows.append(row)
+        if log is not None:
+            log.write(row)
+        if (
+            trainer.iteration % trainer_cfg.checkpoint_every == 0
+            or trainer.iteration == trainer_cfg.iterations
+        ):
+            trainer.save(run_dir)
+        if on_iteration is not None:
+            on_iteration(row)
+    if log is not None:
+        log.close()
+    return rows
+
+
+def _plain(env: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in env.items()}

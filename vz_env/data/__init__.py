@@ -10,6 +10,7 @@ from vz_env.data.base import ImagePair, ImageSource
 
 SOURCE_KINDS: dict[str, str] = {
     "clevr": "vz_env.data.scenes:SceneSource",
+    "charts": "vz_env.data.charts:ChartSource",
 }
 
 

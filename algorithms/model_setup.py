@@ -7,6 +7,8 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import torch
+
 from algorithms.train_config import SPOConfig
 
 
@@ -50,13 +52,19 @@ class Reference:
 
 
 def prepare_model(model: Any, config: SPOConfig) -> tuple[Any, Reference]:
-    """The trainable model and its reference; a reference copy is taken before any adapter is added."""
+    """The trainable model and its reference; a reference copy is taken before any adapter is added.
+
+    Adapter initialisation draws from a generator seeded with `config.seed`, so the same config gives
+    the same starting adapters whatever ran before in the process.
+    """
     frozen_copy = None
     if config.reference == "copy":
         frozen_copy = copy.deepcopy(model).eval()
         for parameter in frozen_copy.parameters():
             parameter.requires_grad_(False)
-    trainable = make_trainable(model, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        trainable = make_trainable(model, config)
     return trainable, Reference(trainable, frozen_copy)
 
 

@@ -1,0 +1,177 @@
+"""The trainer loop: stage gating, the update, NaN skipping, checkpoints and exact resume, the CLI."""
+
+import json
+
+import pytest
+import torch
+
+from algorithms import checkpoint as checkpoint_module
+from algorithms import trainer as trainer_module
+from algorithms.metrics import TIMING_KEYS, read_metrics
+from algorithms.run import run_config, train
+from algorithms.train_config import SPOConfig
+from algorithms.trainers import TRAINERS, trainer_class
+from vz_env.cli import main
+
+ENV = {"image_size": (64, 48)}
+FAST = {"games_per_iter": 2, "group_size": 2, "max_new_tokens": 6, "learning_rate": 1e-2, "iterations": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny_path():
+    from agents.tiny_vlm import default_model_path
+
+    return str(default_model_path())
+
+
+def make_trainer(tiny_path, algo="iterative-spo", **overrides):
+    from agents.hf_vlm import HFVLMPolicy
+
+    config = SPOConfig.from_dict({**FAST, **overrides})
+    return trainer_class(algo)(HFVLMPolicy(tiny_path, seed=0), config, ENV)
+
+
+def lora_weights(trainer):
+    return {n: p.detach().clone() for n, p in trainer.policy.model.named_parameters() if "lora_" in n}
+
+
+def test_registry():
+    assert set(TRAINERS) == {"iterative-spo", "grpo-decision", "selfplay-clue"}
+    with pytest.raises(ValueError, match="unknown algorithm 'ppo'"):
+        trainer_class("ppo")
+
+
+@pytest.mark.parametrize(("algo", "stage"), [("iterative-spo", "decision"), ("selfplay-clue", "clue")])
+def test_only_the_active_stage_gets_gradient(tiny_path, monkeypatch, algo, stage):
+    trainer = make_trainer(tiny_path, algo)
+    seen = []
+    real_update = trainer._update
+    monkeypatch.setattr(
+        trainer, "_update", lambda samples, adv: seen.append(list(samples)) or real_update(samples, adv)
+    )
+    row = trainer.run_iteration()
+    assert row["stage"] == stage and row["trained_samples"] == len(seen[0]) > 0
+    assert {s.stage for s in seen[0]} == {stage}
+    if stage == "decision":
+        assert all(s.role != "spy" for s in seen[0])
+
+
+def test_update_moves_adapters_and_the_reference_stays_the_base(tiny_path):
+    from agents.scoring import collate, completion_logprobs
+
+    trainer = make_trainer(tiny_path, "selfplay-clue")
+    before = lora_weights(trainer)
+    rollout = trainer._rollout()
+    samples = [s for s in rollout.stage("clue") if s.generation is not None][:4]
+    advantages = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    stats = trainer._update(samples, advantages)
+    assert not stats["skipped"]
+    after = lora_weights(trainer)
+    assert any(not torch.equal(before[n], after[n]) for n in before)
+    batch = collate([s.generation for s in samples], trainer.policy.pad_token_id)
+    with torch.no_grad():
+        policy = completion_logprobs(trainer.policy.model, batch, trainer.config.temperature)
+        with trainer.reference.model() as ref_model:
+            reference = completion_logprobs(ref_model, batch, trainer.config.temperature)
+    original = torch.stack(
+        [
+            torch.nn.functional.pad(
+                s.generation.logprobs, (0, batch.completion_ids.shape[1] - s.generation.logprobs.numel())
+            )
+            for s in samples
+        ]
+    )
+    assert torch.allclose(reference, original, atol=1e-4)
+    assert not torch.allclose(policy, reference, atol=1e-4)
+
+
+def test_non_finite_loss_skips_the_update_and_the_run_goes_on(tiny_path, monkeypatch):
+    trainer = make_trainer(tiny_path, "selfplay-clue")
+    before = lora_weights(trainer)
+    real_loss = trainer_module.policy_loss
+
+    def nan_loss(*args, **kwargs):
+        loss, stats = real_loss(*args, **kwargs)
+        return loss * float("nan"), stats
+
+    monkeypatch.setattr(trainer_module, "policy_loss", nan_loss)
+    row = trainer.run_iteration()
+    assert row["skipped"] is True
+    assert all(torch.equal(before[n], w) for n, w in lora_weights(trainer).items())
+    monkeypatch.setattr(trainer_module, "policy_loss", real_loss)
+    assert trainer.run_iteration()["skipped"] is False
+
+
+def _config(tiny_path, **trainer):
+    return run_config("selfplay-clue", tiny_path, SPOConfig.from_dict({**FAST, **trainer}), ENV)
+
+
+def _comparable(rows):
+    return [
+        {k: v for k, v in row.items() if k not in TIMING_KEYS and not k.startswith("seconds")} for row in rows
+    ]
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_run_matches_an_uninterrupted_one(tiny_path, tmp_path):
+    config = _config(tiny_path, checkpoint_every=1)
+    train(tmp_path / "straight", config)
+    train(tmp_path / "resumed", config, stop_after=2)
+    with (tmp_path / "resumed" / "metrics.jsonl").open("a") as handle:
+        handle.write(json.dumps({"iteration": 3, "stage": "clue", "partial": True}) + "\n")
+    train(tmp_path / "resumed", config, resume=True)
+    straight = read_metrics(tmp_path / "straight" / "metrics.jsonl")
+    resumed = read_metrics(tmp_path / "resumed" / "metrics.jsonl")
+    assert [r["iteration"] for r in resumed] == [1, 2, 3, 4]
+    assert _comparable(straight) == _comparable(resumed)
+    assert any(r["loss"] != 0 for r in straight)
+
+
+def test_resume_with_a_different_config_names_the_fields(tiny_path, tmp_path):
+    train(tmp_path / "run", _config(tiny_path, iterations=1))
+    with pytest.raises(ValueError, match="trainer.learning_rate"):
+        train(tmp_path / "run", _config(tiny_path, iterations=1, learning_rate=0.5), resume=True)
+
+
+def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tiny_path, tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    config = _config(tiny_path, iterations=2, checkpoint_every=1)
+    train(run_dir, config, stop_after=1)
+    real_save = torch.save
+
+    def crash(obj, path, *args, **kwargs):
+        if str(path).endswith("state.pt"):
+            raise OSError("disk full")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train(run_dir, config, resume=True)
+    assert checkpoint_module.latest_checkpoint(run_dir).name == "checkpoint-1"
+    monkeypatch.setattr(checkpoint_module.torch, "save", real_save)
+    rows = train(run_dir, config, resume=True)
+    assert [r["iteration"] for r in rows] == [2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--iterations", "0"], "iterations"),
+        (["train", "--algo", "nope"], "invalid choice"),
+        (["train", "--resume", "/no/such/run"], "not a run folder"),
+    ],
+)
+def test_bad_train_flags_exit_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) if message == "invalid choice" else _no_raise():
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -57,10 +57,8 @@ def fits_scene(attributes: Mapping[str, str], objects: list[dict[str, Any]]) -> 
     return any(all(obj.get(k) == v for k, v in attributes.items()) for obj in objects)
 
 
-class RandomAgent(Policy):
-    """Gives a random object description as a clue and votes uniformly among the others or abstains."""
-
-    name = "random"
+class SeededPolicy(Policy):
+    """A scripted policy with its own numpy RNG, reseeded by reset(seed) so games can be replayed."""
 
     def __init__(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)
@@ -68,6 +66,12 @@ class RandomAgent(Policy):
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+
+
+class RandomAgent(SeededPolicy):
+    """Gives a random object description as a clue and votes uniformly among the others or abstains."""
+
+    name = "random"
 
     def act(self, observation: Mapping[str, Any]) -> str:
         if observation["phase"] == CLUE_PHASE:
@@ -83,7 +87,7 @@ class RandomAgent(Policy):
         return f"A random vote. \\boxed{{{self._rng.choice(choices)}}}"
 
 
-class SceneBot(Policy):
+class SceneBot(SeededPolicy):
     """Plays from the scene record of its own image only (never the other image, never the diff).
 
     Clues name an object it sees, preferring ones not described yet; as a known spy it keeps to
@@ -92,13 +96,6 @@ class SceneBot(Policy):
     """
 
     name = "scene-bot"
-
-    def __init__(self, seed: int | None = None) -> None:
-        self._rng = np.random.default_rng(seed)
-
-    def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
 
     def act(self, observation: Mapping[str, Any]) -> str:
         objects = observation_scene(observation)

@@ -1,16 +1,19 @@
 """`vz-spy data`: writes pairs and manifest atomically, checks folders, one-line errors, never loads torch."""
 
+import io
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from vz_env.cli import main
 from vz_env.data.charts import ChartSource
-from vz_env.data.writer import pair_seed, write_pairs
+from vz_env.data.writer import encode_png, pair_seed, write_pairs
 
 
 def files_in(folder):
@@ -142,3 +145,19 @@ def test_data_never_imports_torch(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "0 False False", done.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    width=st.integers(1, 70),
+    height=st.integers(1, 50),
+    seed=st.integers(0, 2**32 - 1),
+    flat=st.booleans(),
+)
+def test_encoded_pngs_decode_to_the_same_pixels(width, height, seed, flat):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    if flat:
+        image[:] = image[0, 0]
+    with Image.open(io.BytesIO(encode_png(image))) as decoded:
+        assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), image)

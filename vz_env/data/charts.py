@@ -228,7 +228,7 @@ def draw_chart(record: dict[str, Any], size: tuple[int, int]) -> np.ndarray:
     """Render a chart record as a uint8 HxWx3 array of `size` (width, height)."""
     width, height = size
     img = Image.new("RGB", (width * SUPERSAMPLE, height * SUPERSAMPLE), WHITE)
-    canvas = _Canvas(ImageDraw.Draw(img), img.size)
+    canvas = _Canvas(img)
     canvas.text((img.width / 2, canvas.unit * 3), record["title"], canvas.title_font, "ma")
     plot_right = canvas.legend(record)
     if record["type"] == "pie":
@@ -241,24 +241,22 @@ def draw_chart(record: dict[str, Any], size: tuple[int, int]) -> np.ndarray:
 class _Canvas:
     """Layout and drawing helpers for one supersampled chart image (sizes scale with the image)."""
 
-    def __init__(self, draw: ImageDraw.ImageDraw, size: tuple[int, int]) -> None:
-        self.draw = draw
-        self.width, self.height = size
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        self.draw = ImageDraw.Draw(image)
+        self.width, self.height = image.size
         self.unit = max(min(self.width / 320, self.height / 240), 0.05)
-        self.title_font = _font(13 * self.unit)
-        self.font = _font(10 * self.unit)
-        self.small_font = _font(9 * self.unit)
+        self.title_font = max(1, round(13 * self.unit))
+        self.font = max(1, round(10 * self.unit))
+        self.small_font = max(1, round(9 * self.unit))
         self.top = self.unit * 22
 
     def text(
-        self,
-        xy: tuple[float, float],
-        text: str,
-        font: ImageFont.FreeTypeFont,
-        anchor: str,
-        fill: tuple[int, int, int] = INK,
+        self, xy: tuple[float, float], text: str, font: int, anchor: str, fill: tuple[int, int, int] = INK
     ) -> None:
-        self.draw.text(xy, text, fill=fill, font=font, anchor=anchor)
+        """Stamp `text` in the font of pixel size `font`, placed by a PIL text anchor ("ma", "lm", ...)."""
+        mask, left, top = _text_mask(text, font, anchor)
+        self.image.paste(fill, (round(xy[0]) + left, round(xy[1]) + top), mask)
 
     def legend(self, record: dict[str, Any]) -> float:
         """Draw the legend down the right side; return where the plot area must end."""
@@ -281,7 +279,7 @@ class _Canvas:
         u = self.unit
         axis_max = record["axis_max"]
         step = axis_max // 4
-        left = self.draw.textlength(str(axis_max), font=self.small_font) + 8 * u
+        left = _text_mask(str(axis_max), self.small_font, "ls")[0].width + 8 * u
         top = self.top + 12 * u
         bottom = self.height - (30 if record["type"] == "line" else 19) * u
         self.text((left - 4 * u, top - 5 * u), record["y_label"], self.small_font, "ld")
@@ -341,13 +339,20 @@ class _Canvas:
             angle += sweep
 
 
+@functools.lru_cache(maxsize=4096)
+def _text_mask(text: str, size: int, anchor: str) -> tuple[Image.Image, int, int]:
+    """A text's rendered mask and its offset from the anchor point, kept: most chart text repeats."""
+    font = _font(size)
+    left, top, right, bottom = font.getbbox(text, anchor=anchor)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+    return mask, left, top
+
+
 @functools.lru_cache(maxsize=64)
-def _font_of_size(size: int) -> ImageFont.FreeTypeFont:
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's bundled font (Aileron) at a pixel size: no system fonts needed, the same everywhere."""
     return ImageFont.load_default(size=size)
-
-
-def _font(size: float) -> ImageFont.FreeTypeFont:
-    return _font_of_size(max(1, round(size)))
 
 
 def _text_color(rgb: tuple[int, int, int]) -> tuple[int, int, int]:

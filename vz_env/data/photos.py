@@ -16,9 +16,13 @@ from vz_env.data.folder import IMAGE_SUFFIXES
 
 EDIT_OPS = ("recolor", "remove", "paste", "mirror")
 BOX_SHARE = (0.03, 0.10)  # an edited box covers this share of the image: about one object
+BOX_CANDIDATES = 6  # random boxes scored for a centre that stands out, to edit objects rather than sky
 MIN_VISIBLE = 8.0  # mean absolute change (levels) inside the box for an edit to count as visible
 EDIT_TRIES = 8  # boxes tried before an invisible edit (e.g. on a flat image) is kept anyway
-MAX_GRAIN = 8.0  # noise (std, levels) a filled region gets at most, matched to the texture around it
+OBJECT_COLOR_RANGE = 70.0  # RGB distance from the centre colour at which a recolour fades out
+MAX_GRAIN = (
+    3.0  # noise (std, levels) a filled region gets at most: more looks like speckle, none like a smudge
+)
 CACHE_SIZE = 32  # fitted photos kept in memory, so repeated seeds skip decoding
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
@@ -53,7 +57,7 @@ class PhotoEditSource:
         index, original = self._photo(int(rng.integers(len(self.images))), tuple(size))
         for _ in range(EDIT_TRIES):
             op = self.ops[int(rng.integers(len(self.ops)))]
-            box = random_box(rng, original.shape[1], original.shape[0])
+            box = object_box(rng, original)
             modified, change = EDITS[op](original, box, rng)
             x0, y0, x1, y1 = box
             diff = np.abs(modified[y0:y1, x0:x1].astype(np.int16) - original[y0:y1, x0:x1])
@@ -112,6 +116,12 @@ def random_box(rng: np.random.Generator, width: int, height: int) -> Box:
     return x0, y0, x0 + w, y0 + h
 
 
+def object_box(rng: np.random.Generator, image: np.ndarray) -> Box:
+    """Of a few random boxes, the one whose centre stands out most from its rim: likely an object."""
+    boxes = [random_box(rng, image.shape[1], image.shape[0]) for _ in range(BOX_CANDIDATES)]
+    return max(boxes, key=lambda box: _centre_contrast(image[box[1] : box[3], box[0] : box[2]]))
+
+
 def sample_photos() -> dict[str, np.ndarray]:
     """A few real photos bundled with scikit-image (the optional `photos` extra), for examples and docs."""
     try:
@@ -126,15 +136,16 @@ def sample_photos() -> dict[str, np.ndarray]:
 
 
 def recolor(image: np.ndarray, box: Box, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Turn the hue of an object-shaped (elliptic) region, giving grey regions a colour of their own."""
+    """Turn the hue of the object at the box centre: pixels coloured like it, inside a soft ellipse."""
     x0, y0, x1, y1 = box
-    hsv = np.asarray(Image.fromarray(image[y0:y1, x0:x1]).convert("HSV")).astype(np.int16)
+    region = image[y0:y1, x0:x1]
+    hsv = np.asarray(Image.fromarray(region).convert("HSV")).astype(np.int16)
     shift = int(rng.integers(64, 193))
     hsv[..., 0] = (hsv[..., 0] + shift) % 256
-    hsv[..., 1] = np.maximum(hsv[..., 1], 110)
-    hsv[..., 2] = np.maximum(hsv[..., 2], 50)
+    hsv[..., 1] = np.maximum(hsv[..., 1], 60)
     recolored = np.asarray(Image.fromarray(hsv.astype(np.uint8), "HSV").convert("RGB"))
-    out = _blend(image, box, recolored, _ellipse_alpha(y1 - y0, x1 - x0))
+    alpha = _ellipse_alpha(y1 - y0, x1 - x0) * _like_centre(region)
+    out = _blend(image, box, recolored, alpha)
     return out, {"op": "recolor", "box": list(box), "hue_shift_degrees": round(shift * 360 / 256)}
 
 
@@ -226,6 +237,27 @@ def _ellipse_alpha(h: int, w: int) -> np.ndarray:
     xs = (np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1
     r = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
     return np.clip((1.0 - r) / 0.25, 0.0, 1.0)
+
+
+def _centre_color(region: np.ndarray) -> np.ndarray:
+    """Median colour of the middle third of a region."""
+    h, w = region.shape[:2]
+    return np.median(region[h // 3 : h - h // 3, w // 3 : w - w // 3].reshape(-1, 3), axis=0).astype(
+        np.float32
+    )
+
+
+def _centre_contrast(region: np.ndarray) -> float:
+    """RGB distance between the median colours of a region's middle third and of its one-pixel rim."""
+    rim = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
+    rim_color = np.median(rim, axis=0).astype(np.float32)
+    return float(np.sqrt(((_centre_color(region) - rim_color) ** 2).sum()))
+
+
+def _like_centre(region: np.ndarray) -> np.ndarray:
+    """How close each pixel's colour is to the region's centre (1 near it, 0 beyond OBJECT_COLOR_RANGE)."""
+    distance = np.sqrt(((region.astype(np.float32) - _centre_color(region)) ** 2).sum(axis=2))
+    return np.clip(1.5 - distance / OBJECT_COLOR_RANGE, 0.0, 1.0)
 
 
 def _collect(images: str | Path | Sequence[Photo] | Mapping[str, Photo]) -> tuple[list[str], list[Photo]]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
 import re
 import signal
+import struct
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -17,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from vz_env.atomic import atomic_write_text
 from vz_env.data.base import ImageSource
 from vz_env.data.check import pair_problems
 from vz_env.data.folder import MANIFEST_NAME, pair_file_names
 
-PNG_COMPRESS_LEVEL = 1  # zlib level: fast to write; files are about 1.5x the size of level 6
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHUNK = 8  # pairs handed to a worker at a time
 _TEMP_FILE = re.compile(r"^\..+_(original|modified)\.png\..+\.tmp$|^\.manifest\.jsonl\..+\.tmp$")
 
@@ -46,6 +46,28 @@ class WriteSummary:
 def pair_seed(seed: int, index: int) -> int:
     """The seed of pair `index` of a run seeded `seed`: runs with different seeds share no pairs."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 HxWx3 image: the Sub filter in numpy and run-length zlib level 1.
+
+    Twice as fast as Pillow's encoder on game images (its adaptive filtering costs most of the time),
+    for files a few percent bigger; writing PNGs is most of the work of `vz-spy data`.
+    """
+    height, width, _ = image.shape
+    rows = np.ascontiguousarray(image).reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub: each byte minus the byte one pixel to its left
+    filtered[:, 1:4] = rows[:, :3]
+    filtered[:, 4:] = rows[:, 3:] - rows[:, :-3]
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    data = deflate.compress(filtered.tobytes()) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def write_pairs(
@@ -78,6 +100,8 @@ def write_pairs(
             records.append(record)
             if on_pair is not None:
                 on_pair()
+        if hasattr(os, "sync"):
+            os.sync()
         atomic_write_text(
             out / MANIFEST_NAME, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records)
         )
@@ -105,9 +129,7 @@ class _Job:
         name = str(index).zfill(self.digits)
         files = pair_file_names(name)
         for role, file_name in files.items():
-            buffer = io.BytesIO()
-            Image.fromarray(getattr(pair, role)).save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-            _write_then_rename(self.out / file_name, buffer.getvalue())
+            _write_then_rename(self.out / file_name, encode_png(getattr(pair, role)))
         meta = {k: v for k, v in pair.meta.items() if k not in ("kind", "seed")}
         return {
             "name": name,

@@ -376,12 +376,14 @@ def _shares(rng: np.random.Generator, n: int) -> list[int]:
 
 
 def _value_pair(rng: np.random.Generator, values: list[int], op: str) -> tuple[int, int]:
-    """Two indices whose swap (or change) is clearly visible: prefer values at least 15 apart."""
+    """Two indices whose swap (or change) is clearly visible: swaps prefer values at least 15 apart."""
     n = len(values)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     if op == "swap_values":
         far = [p for p in pairs if abs(values[p[0]] - values[p[1]]) >= 15]
         pairs = far or [p for p in pairs if values[p[0]] != values[p[1]]] or pairs
+    else:  # a pie slice gives at least 5 and keeps 5, so one of the two must hold 10 or more
+        pairs = [p for p in pairs if max(values[p[0]], values[p[1]]) >= 10]
     i, j = pairs[int(rng.integers(len(pairs)))]
     return (i, j) if rng.random() < 0.5 else (j, i)
 

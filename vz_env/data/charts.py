@@ -171,7 +171,7 @@ def random_chart(rng: np.random.Generator, chart_type: str) -> dict[str, Any]:
     return {
         "type": "line",
         "title": f"{theme.title} by {theme.x_points}",
-        "x_label": theme.x_points,
+        "x_label": theme.x_points.capitalize(),
         "y_label": theme.y_label,
         "labels": points[start : start + n_points],
         "series": _pick(rng, theme.names, n_series),

@@ -57,6 +57,7 @@ def train(
     `stop_after` ends the call after that many iterations in total (the run can be resumed later).
     """
     from agents.hf_vlm import HFVLMPolicy
+    from algorithms.trainer import default_accelerator
 
     run_dir = Path(run_dir)
     if resume:
@@ -69,7 +70,8 @@ def train(
     elif (run_dir / "config.json").exists():
         raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     trainer_cfg = SPOConfig.from_dict(config["trainer"])
-    policy = HFVLMPolicy(config["model"], seed=trainer_cfg.seed)
+    accelerator = accelerator or default_accelerator()
+    policy = HFVLMPolicy(config["model"], seed=trainer_cfg.seed, device=accelerator.device)
     trainer = trainer_class(config["algo"])(policy, trainer_cfg, config["env"], accelerator)
     main = trainer.accelerator.is_main_process
     if main:

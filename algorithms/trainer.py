@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,30 @@ from algorithms.model_setup import prepare_model, trainable_parameters
 from algorithms.rollout import CLUE_STAGE, DECISION_STAGE, Rollout, TurnSample, play_games
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
+
+# How a distributed run's metrics row pools the processes' values: these are summed, those averaged.
+POOLED_SUMS = ("trained_samples", "tokens_generated")
+POOLED_MEANS = (
+    "reward_spy",
+    "reward_civilian",
+    "reward_decision",
+    "civilian_win_rate",
+    "decision_accuracy",
+    "na_rate",
+    "invalid_clue_rate",
+    "invalid_vote_rate",
+    "loss",
+    "pg_loss",
+    "kl",
+    "clip_fraction",
+)
+
+
+def default_accelerator() -> Any:
+    """This process's Accelerator: its device is the rank's GPU, or the CPU (gloo between processes)."""
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
 
 
 class Trainer(ABC):
@@ -39,13 +64,12 @@ class Trainer(ABC):
         env_kwargs: dict[str, Any] | None = None,
         accelerator: Any = None,
     ) -> None:
-        from accelerate import Accelerator
         from transformers import get_scheduler
 
         self.policy = policy
         self.config = config
         self.env_kwargs = dict(env_kwargs or {})
-        self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+        self.accelerator = accelerator or default_accelerator()
         policy.temperature, policy.top_p = config.temperature, config.top_p
         policy.max_new_tokens, policy.min_new_tokens = config.max_new_tokens, config.min_new_tokens
         model, self.reference = prepare_model(policy.model, config)
@@ -58,9 +82,9 @@ class Trainer(ABC):
             num_warmup_steps=int(config.warmup_ratio * config.iterations),
             num_training_steps=config.iterations,
         )
-        self.train_model, self.optimizer, self.scheduler = self.accelerator.prepare(
-            model, optimizer, scheduler
-        )
+        # The scheduler stays unprepared: accelerate's wrapper steps it once per process and iteration.
+        self.scheduler = scheduler
+        self.train_model, self.optimizer = self.accelerator.prepare(model, optimizer)
         policy.model = self.accelerator.unwrap_model(self.train_model).eval()
         self.baselines = RoleBaselines(config, all_reduce=self._mean_across_processes)
         self.controller = StageController(config, all_reduce=self._mean_across_processes)
@@ -77,6 +101,12 @@ class Trainer(ABC):
         if self.accelerator.num_processes == 1:
             return values
         return self.accelerator.reduce(values.to(self.accelerator.device), "mean").cpu()
+
+    def _gather_counts(self, value: int) -> list[int]:
+        """One integer from every process, in rank order (a collective: every process must call it)."""
+        if self.accelerator.num_processes == 1:
+            return [value]
+        return self.accelerator.gather(torch.tensor([value], device=self.accelerator.device)).tolist()
 
     def run_iteration(self) -> dict[str, Any]:
         """Play, score, update once; return the iteration's metrics row."""
@@ -114,9 +144,19 @@ class Trainer(ABC):
             "seconds_total": time.perf_counter() - start,
         }
         if self.accelerator.num_processes > 1:
+            row = self._pooled(row)
             row["world_size"] = self.accelerator.num_processes
             row["state_spread"] = self._state_spread()
         return row
+
+    def _pooled(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row over every process's games: counts summed, game and loss statistics averaged."""
+        keys = [k for k in POOLED_SUMS + POOLED_MEANS if k in row]
+        values = torch.tensor([float(row[k]) for k in keys], dtype=torch.float64)
+        gathered = self.accelerator.gather(values.to(self.accelerator.device)[None]).cpu()
+        sums, means = gathered.sum(0).tolist(), gathered.mean(0).tolist()
+        pooled = {k: int(sums[i]) if k in POOLED_SUMS else means[i] for i, k in enumerate(keys)}
+        return {**row, **pooled}
 
     def _rollout(self) -> Rollout:
         cfg = self.config
@@ -162,7 +202,11 @@ class Trainer(ABC):
         return samples, values
 
     def _update(self, samples: Sequence[TurnSample], advantages: torch.Tensor) -> dict[str, Any]:
-        """Score the samples (reference, then policy with gradient in chunks) and step the optimizer."""
+        """Score the samples (reference, then policy with gradient in chunks) and step the optimizer.
+
+        Every process makes the same number of forward/backward passes, since DDP communicates in each: one
+        with fewer chunks repeats its last chunk with weight 0, and if any process has no sample, none trains.
+        """
         cfg = self.config
         stats: dict[str, Any] = {
             "loss": 0.0,
@@ -171,7 +215,8 @@ class Trainer(ABC):
             "clip_fraction": 0.0,
             "skipped": False,
         }
-        if not samples:
+        counts = self._gather_counts(len(samples))
+        if min(counts) == 0:
             self.scheduler.step()
             return {**stats, "seconds_scoring": 0.0, "seconds_update": 0.0}
         from agents.scoring import collate, completion_logprobs
@@ -188,30 +233,34 @@ class Trainer(ABC):
                 old = completion_logprobs(self.policy.model, batch, cfg.temperature, cfg.score_chunk)
         scored = time.perf_counter()
         total_tokens = float(batch.completion_mask.sum())
+        chunks = [(b, min(b + cfg.score_chunk, len(batch))) for b in range(0, len(batch), cfg.score_chunk)]
+        passes = max(math.ceil(n / cfg.score_chunk) for n in counts)
         for _ in range(cfg.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
             epoch = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_fraction": 0.0}
-            for begin in range(0, len(batch), cfg.score_chunk):
-                end = min(begin + cfg.score_chunk, len(batch))
-                rows = batch.rows(begin, end)
-                logprobs = completion_logprobs(self.train_model, rows, cfg.temperature)
-                loss, chunk_stats = policy_loss(
-                    logprobs,
-                    None if old is None else old[begin:end, : logprobs.shape[1]],
-                    None if reference is None else reference[begin:end, : logprobs.shape[1]],
-                    advantages[begin:end].to(logprobs.device),
-                    rows.completion_mask.to(logprobs.device),
-                    cfg.clip_eps,
-                    cfg.beta_kl,
-                    cfg.loss_norm,
-                    max_len=cfg.max_new_tokens,
-                )
-                weight = (
-                    float(rows.completion_mask.sum()) / total_tokens
-                    if cfg.loss_norm == "token"
-                    else (end - begin) / len(batch)
-                )
-                self.accelerator.backward(loss * weight)
+            for index in range(passes):
+                begin, end = chunks[min(index, len(chunks) - 1)]
+                with self._accumulating(last=index == passes - 1):
+                    rows = batch.rows(begin, end)
+                    logprobs = completion_logprobs(self.train_model, rows, cfg.temperature)
+                    loss, chunk_stats = policy_loss(
+                        logprobs,
+                        None if old is None else old[begin:end, : logprobs.shape[1]],
+                        None if reference is None else reference[begin:end, : logprobs.shape[1]],
+                        advantages[begin:end].to(logprobs.device),
+                        rows.completion_mask.to(logprobs.device),
+                        cfg.clip_eps,
+                        cfg.beta_kl,
+                        cfg.loss_norm,
+                        max_len=cfg.max_new_tokens,
+                    )
+                    weight = (
+                        float(rows.completion_mask.sum()) / total_tokens
+                        if cfg.loss_norm == "token"
+                        else (end - begin) / len(batch)
+                    )
+                    weight = weight if index < len(chunks) else 0.0
+                    self.accelerator.backward(loss * weight)
                 epoch["loss"] += float(loss.detach()) * weight
                 for key in ("pg_loss", "kl", "clip_fraction"):
                     epoch[key] += chunk_stats[key] * weight
@@ -220,7 +269,7 @@ class Trainer(ABC):
                 for p in trainable_parameters(self.train_model)
                 if p.grad is not None
             )
-            if finite:
+            if min(self._gather_counts(int(finite))) == 1:
                 self.accelerator.clip_grad_norm_(trainable_parameters(self.train_model), cfg.max_grad_norm)
                 self.optimizer.step()
             else:
@@ -232,6 +281,16 @@ class Trainer(ABC):
         stats["seconds_scoring"] = scored - start
         stats["seconds_update"] = time.perf_counter() - scored
         return stats
+
+    @contextlib.contextmanager
+    def _accumulating(self, last: bool) -> Iterator[None]:
+        """A forward/backward pass whose gradients sync across processes (DeepSpeed: step) only when last."""
+        self.accelerator.sync_gradients = last
+        try:
+            with contextlib.nullcontext() if last else self.accelerator.no_sync(self.train_model):
+                yield
+        finally:
+            self.accelerator.sync_gradients = True
 
     def _state_spread(self) -> float:
         """How far the processes' states drifted apart (0 when weights, baselines and EMAs agree)."""

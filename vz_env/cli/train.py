@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         rows = _train_with_progress(run_dir, config, bool(args.resume))
     except ValueError as err:
         raise CliError(str(err)) from None
+    if not _is_main_process():
+        return 0
     _summary(run_dir, rows)
     if not args.no_plot and rows:
         from algorithms.plot import plot_run
@@ -125,7 +127,7 @@ def _train_with_progress(run_dir: Path, config: dict[str, Any], resume: bool) ->
 
     total = config["trainer"]["iterations"]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, TextColumn("{task.fields[live]}")) as progress:
+    with Progress(*columns, TextColumn("{task.fields[live]}"), disable=not _is_main_process()) as progress:
         task = progress.add_task(f"{config['algo']}", total=total, live="starting")
 
         def show(row: dict[str, Any]) -> None:
@@ -136,6 +138,13 @@ def _train_with_progress(run_dir: Path, config: dict[str, Any], resume: bool) ->
             progress.update(task, completed=row["iteration"], live=live)
 
         return train(run_dir, config, resume=resume, on_iteration=show)
+
+
+def _is_main_process() -> bool:
+    """Under `accelerate launch` every process runs this command; only rank 0 reports and plots."""
+    from accelerate.utils import get_int_from_env
+
+    return get_int_from_env(["RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"], 0) == 0
 
 
 def _summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--games-per-iter", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--out", default=None, help="run folder (default runs/ALGO)")
+    parser.add_argument("--out", default=None, help="run folder (default runs/ALGO-YYYYmmdd-HHMMSS)")
     parser.add_argument(
         "--resume", metavar="RUN_DIR", default=None, help="continue a run from its checkpoint"
     )
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             config = explicit_overrides(args, load_run_config(run_dir))
         else:
             config = build_config(args)
-            run_dir = Path(args.out or f"runs/{config['algo']}")
+            run_dir = Path(args.out or f"runs/{config['algo']}-{time.strftime('%Y%m%d-%H%M%S')}")
         rows = _train_with_progress(run_dir, config, bool(args.resume))
     except ValueError as err:
         raise CliError(str(err)) from None

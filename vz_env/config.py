@@ -22,6 +22,8 @@ class SpyConfig:
 
     num_players: int = 4
     num_spies: int = 1
+    # A fixed spy seat (0-based) instead of a drawn one: a learnable variant where votes need no perception.
+    spy_seat: int | None = None
     num_rounds: int = 2
     reveal_role: bool = True
     spy_image: str = "modified"
@@ -134,6 +136,13 @@ def _check_values(cfg: SpyConfig) -> None:
         "num_spies",
         f"at least 1 and below num_players - 1 (= {cfg.num_players - 1})",
         cfg.num_spies,
+    )
+    _require(
+        cfg.spy_seat is None
+        or (type(cfg.spy_seat) is int and 0 <= cfg.spy_seat < cfg.num_players and cfg.num_spies == 1),
+        "spy_seat",
+        f"None or a seat in 0..{cfg.num_players - 1} (with num_spies 1)",
+        cfg.spy_seat,
     )
     _require(cfg.num_rounds >= 1, "num_rounds", "at least 1", cfg.num_rounds)
     _require(cfg.num_observers >= 1, "num_observers", "at least 1", cfg.num_observers)

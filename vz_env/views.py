@@ -18,11 +18,13 @@ MAX_PAIR_DRAWS = 100
 
 
 def draw_game(config: SpyConfig, source: ImageSource, rng: np.random.Generator) -> tuple[SpyGame, int]:
-    """A new game from the env's RNG: the spies, then an image pair (redrawn while broken, if skipping).
+    """A new game from the env's RNG: the spies (or config.spy_seat), then an image pair (redrawn if broken).
 
     Returns the game and how many broken pairs were skipped to get it.
     """
     spies = frozenset(int(s) for s in rng.choice(config.num_players, size=config.num_spies, replace=False))
+    if config.spy_seat is not None:
+        spies = frozenset({config.spy_seat})
     for skipped in range(MAX_PAIR_DRAWS):
         pair = fetch_pair(source, int(rng.integers(0, 2**63 - 1)), config)
         if config.broken_pairs == "keep":

@@ -1,5 +1,7 @@
 """The PettingZoo envs: PettingZoo's own checks, seeding, infos, roles, bad input."""
 
+import gc
+import json
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, ren
 from sources import NoiseSource
 
 from vz_env import spy_v0
+from vz_env.views import SceneTexts
 
 SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
 
@@ -181,3 +184,42 @@ def test_vz_env_never_imports_torch():
     code = "import sys, vz_env; e = vz_env.spy_v0.env(); e.reset(seed=0); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class RecordingSource(NoiseSource):
+    """A NoiseSource that remembers the seeds the env asked it for."""
+
+    def __init__(self):
+        self.seeds = []
+
+    def pair(self, seed, size):
+        self.seeds.append(seed)
+        return super().pair(seed, size)
+
+
+def test_seeded_draws_are_pinned_so_every_machine_plays_the_same_game():
+    source = RecordingSource()
+    env = spy_v0.env(images=source, image_size=(48, 32))
+    env.reset(seed=0)
+    spy = [a for a, r in env.unwrapped.roles.items() if r == "spy"]
+    assert spy == ["player_3"] and source.seeds == [6827046333291546]
+    env.reset(seed=np.int64(7))
+    assert env.unwrapped.roles["player_1"] == "spy" and source.seeds[-1] == 1358728566951068
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_bad_seeds_are_refused(seed):
+    env = spy_v0.env(**SMALL)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        env.reset(seed=seed)
+
+
+def test_scene_json_is_encoded_once_per_pooled_pair_and_forgotten_with_it():
+    scenes = SceneTexts()
+    pair = NoiseSource().pair(0, (16, 16))
+    text = scenes.get(pair, "original")
+    assert json.loads(text) == pair.scene_of("original") and scenes.get(pair, "original") is text
+    assert len(scenes) == 1
+    del pair
+    gc.collect()
+    assert len(scenes) == 0

@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vz_env.parsing import clean_text, extract_answer, parse_clue, parse_vote, reasoning_of
+from vz_env.parsing import (
+    clean_text,
+    clue_of,
+    extract_answer,
+    parse_clue,
+    parse_vote,
+    reasoning_before,
+    reasoning_of,
+    vote_of,
+)
 
 
 def test_last_boxed_answer_wins_over_echoed_examples():
@@ -115,3 +124,21 @@ def test_clean_text_respects_the_limit(text, limit):
     cleaned = clean_text(text, limit)
     assert len(cleaned) <= limit
     assert all(ch == " " or not ch.isspace() for ch in cleaned)
+
+
+def test_an_unclosed_last_box_with_nested_braces_falls_back_to_the_previous_box():
+    assert extract_answer("\\boxed{a {b} c} then \\boxed{d {e}").text == "a {b} c"
+    assert extract_answer("\\boxed{x} \\boxed{{}").text == "x"
+
+
+def test_unicode_spaces_and_line_separators_collapse_to_one_space():
+    assert clean_text("a\u00a0\u2028 b\u3000\u3000c", 20) == "a b c"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.integers(3, 15), st.one_of(st.none(), st.integers(0, 14)))
+def test_parsing_an_extracted_answer_matches_parsing_the_text(text, num_players, seat):
+    answer = extract_answer(text)
+    assert clue_of(answer, 50) == parse_clue(text, 50)
+    assert vote_of(answer, num_players, seat) == parse_vote(text, num_players, seat)
+    assert reasoning_before(text, answer, 80) == reasoning_of(text, 80)

@@ -1,5 +1,7 @@
 """The rules core alone: turn order, what each player may see, voting, observers, rewards."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sources import NoiseSource
@@ -155,3 +157,30 @@ def test_long_actions_are_cut_to_max_action_chars():
     game = new_game(max_action_chars=64)
     turn = game.act("player_0", "x" * 10_000 + "\\boxed{late}")
     assert len(turn.raw) == 64 and not turn.valid
+
+
+def test_prompts_equal_str_format_of_the_templates():
+    clue = "P{seat}/{num_players} {{literal}} {role}|{history}|{own_reasoning}|{round} of {num_rounds}"
+    game = new_game(clue_prompt=clue, vote_prompt="V{seat} {history} {own_reasoning} {role}")
+    game.act("player_0", "I think \\boxed{a {red} cube}")
+    role = game.config.role_civilian.format(num_spies=1)
+    history = "Round 1, PLAYER 1: a {red} cube"
+    expected = clue.format(
+        seat=2, num_players=4, role=role, history=history, own_reasoning="(none yet)", round=1, num_rounds=2
+    )
+    assert game.prompt("player_1") == expected
+    assert game.prompt("player_0").endswith("|Round 1: I think|1 of 2")
+    play_clues(game)
+    assert game.prompt("player_1").startswith(f"V2 {history}\n")
+
+
+def test_templates_with_format_specs_are_filled_by_str_format():
+    game = new_game(clue_prompt="[{seat:>3}] {history!r} {round}")
+    assert game.prompt("player_0") == "[  1] '(none yet)' 1"
+
+
+def test_turns_are_dataclasses_and_as_dict_is_asdict():
+    game = new_game()
+    turn = game.act("player_0", "why \\boxed{red}")
+    assert turn.as_dict() == dataclasses.asdict(turn) and turn.as_dict() is not turn.as_dict()
+    assert game.last_turn("player_0") is turn and game.last_turn("player_1") is None

@@ -8,7 +8,7 @@ from pettingzoo import AECEnv
 
 from vz_env.host import SpyHost
 from vz_env.rules import DONE
-from vz_env.views import agent_info
+from vz_env.views import agent_info, agent_infos
 
 
 class raw_env(SpyHost, AECEnv):  # noqa: N801  (PettingZoo's naming convention)
@@ -22,11 +22,11 @@ class raw_env(SpyHost, AECEnv):  # noqa: N801  (PettingZoo's naming convention)
         skipped = self._new_game(seed)
         game = self.game
         self.agents = list(self.possible_agents)
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
-        self.infos = {a: agent_info(game, a, skipped) for a in self.agents}
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = agent_infos(game, self.agents, skipped)
         self.agent_selection = game.pending[0]
 
     def observe(self, agent: str) -> dict[str, Any]:
@@ -44,12 +44,11 @@ class raw_env(SpyHost, AECEnv):  # noqa: N801  (PettingZoo's naming convention)
         game.act(agent, action)
         if game.phase == DONE:
             self.rewards = game.rewards()
-            self.terminations = {a: True for a in self.agents}
-            self.infos = {a: agent_info(game, a) for a in self.agents}
+            self.terminations = dict.fromkeys(self.agents, True)
+            self.infos = agent_infos(game, self.agents)
             self._accumulate_rewards()
             self.agent_selection = self.agents[0]
         else:
-            self.rewards = {a: 0.0 for a in self.agents}
             self.infos[agent] = agent_info(game, agent)
             self.agent_selection = game.pending[0]
         if self.render_mode == "human":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from gymnasium import logger
 
 from vz_env import render
@@ -12,7 +11,7 @@ from vz_env.config import SpyConfig
 from vz_env.data import resolve_source
 from vz_env.rules import SpyGame, agent_names
 from vz_env.spaces import FreeText, action_space, observation_space
-from vz_env.views import ViewCache, draw_game
+from vz_env.views import SceneTexts, ViewCache, draw_game, new_rng
 
 RENDER_MODES = ["ansi", "rgb_array", "human"]
 
@@ -31,7 +30,8 @@ class SpyHost:
         self.possible_agents = agent_names(self.config)
         self.observation_spaces = {a: observation_space(self.config) for a in self.possible_agents}
         self.action_spaces: dict[str, FreeText] = {a: action_space(self.config) for a in self.possible_agents}
-        self._rng = np.random.default_rng()
+        self._rng = new_rng()
+        self._scenes = SceneTexts()
         self.game: SpyGame | None = None
         self.skipped_pairs = 0
         self._views: ViewCache | None = None
@@ -54,10 +54,10 @@ class SpyHost:
 
     def _new_game(self, seed: int | None) -> int:
         if seed is not None:
-            self._rng = np.random.default_rng(seed)
+            self._rng = new_rng(seed)
         self.game, skipped = draw_game(self.config, self.source, self._rng)
         self.skipped_pairs += skipped
-        self._views = ViewCache(self.game)
+        self._views = ViewCache(self.game, self._scenes)
         return skipped
 
     def _require_game(self) -> SpyGame:

@@ -8,7 +8,7 @@ from pettingzoo import ParallelEnv
 
 from vz_env.host import SpyHost
 from vz_env.rules import DONE
-from vz_env.views import agent_info
+from vz_env.views import agent_infos
 
 
 class SpyParallelEnv(SpyHost, ParallelEnv):
@@ -29,10 +29,11 @@ class SpyParallelEnv(SpyHost, ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         skipped = self._new_game(seed)
         self.agents = list(self.possible_agents)
-        return self._observations(), {a: agent_info(self.game, a, skipped) for a in self.agents}
+        return self._observations(), agent_infos(self.game, self.agents, skipped)
 
     def _observations(self) -> dict[str, dict[str, Any]]:
-        return {a: self._views.observation(a) for a in self.agents}
+        observe = self._views.observation
+        return {a: observe(a) for a in self.agents}
 
     def step(self, actions: dict[str, str]):
         game = self._require_game()
@@ -50,9 +51,9 @@ class SpyParallelEnv(SpyHost, ParallelEnv):
         done = game.phase == DONE
         observations = self._observations()
         rewards = game.rewards()
-        terminations = {a: done for a in self.agents}
-        truncations = {a: False for a in self.agents}
-        infos = {a: agent_info(game, a) for a in self.agents}
+        terminations = dict.fromkeys(self.agents, done)
+        truncations = dict.fromkeys(self.agents, False)
+        infos = agent_infos(game, self.agents)
         if done:
             self.agents = []
         if self.render_mode == "human":

@@ -7,15 +7,19 @@ import unicodedata
 from dataclasses import dataclass
 
 _BOXED = "\\boxed{"
+_BRACE = re.compile(r"[{}]")
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|texttt)\{(.*)\}$", re.DOTALL)
 _VOTE = re.compile(r"^(?:player\s*#?\s*)?([0-9]{1,6})$", re.IGNORECASE)
 _ABSTAIN = frozenset({"n/a", "na", "none", "n.a", "n-a"})
 _STRIP_CHARS = " \t\r\n*_\"'`()[]"
 _TRAILING = ".!?,;:"
+_NO_ANSWER = "no \\boxed{...} or <answer> found"
 
 
-@dataclass(frozen=True)
+# The results below are plain dataclasses, not frozen ones: the env builds several per action, and a frozen
+# dataclass costs several times as much to build. Treat them as read-only values.
+@dataclass
 class Answer:
     """The final answer found in a response, where it started, and what came before it."""
 
@@ -23,7 +27,7 @@ class Answer:
     start: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class ParsedClue:
     """A clue turn's outcome: the clue shown to others, or why it was invalid."""
 
@@ -32,7 +36,7 @@ class ParsedClue:
     reason: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ParsedVote:
     """A vote's outcome: the 0-based seat voted for, an abstention, or why it was invalid."""
 
@@ -47,19 +51,29 @@ class ParsedVote:
         return self.valid or self.abstain
 
 
+def _closing_brace(text: str, pos: int) -> int:
+    """Index of the brace that closes a group opened just before pos, or -1 when it never closes."""
+    depth = 0
+    for match in _BRACE.finditer(text, pos):
+        if match.group() == "{":
+            depth += 1
+        elif depth == 0:
+            return match.start()
+        else:
+            depth -= 1
+    return -1
+
+
 def _last_boxed(text: str) -> Answer | None:
     """The last complete \\boxed{...} with balanced (nested) braces."""
     start = text.rfind(_BOXED)
     while start != -1:
-        depth = 0
-        for i in range(start + len(_BOXED), len(text)):
-            ch = text[i]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                if depth == 0:
-                    return Answer(text[start + len(_BOXED) : i], start)
-                depth -= 1
+        body = start + len(_BOXED)
+        end = text.find("}", body)
+        if text.find("{", body, end) != -1:
+            end = _closing_brace(text, body)
+        if end != -1:
+            return Answer(text[body:end], start)
         start = text.rfind(_BOXED, 0, start)
     return None
 
@@ -73,31 +87,45 @@ def _last_answer_tag(text: str) -> Answer | None:
 
 def extract_answer(text: str) -> Answer | None:
     """The last \\boxed{...} or <answer>...</answer> in the text, whichever comes later."""
-    candidates = [a for a in (_last_boxed(text), _last_answer_tag(text)) if a is not None]
-    return max(candidates, key=lambda a: a.start) if candidates else None
+    boxed = _last_boxed(text)
+    tagged = _last_answer_tag(text) if "<" in text else None
+    if boxed is None:
+        return tagged
+    if tagged is None:
+        return boxed
+    return boxed if boxed.start > tagged.start else tagged
 
 
 def clean_text(text: str, max_chars: int) -> str:
     """Collapse whitespace, drop control characters and cut to max_chars, so any clue is safe to show."""
-    kept = "".join(
-        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C"
-    )
-    collapsed = " ".join(kept.split())
+    if not text.isprintable():
+        text = "".join(
+            " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C"
+        )
+    collapsed = " ".join(text.split())
     return collapsed if len(collapsed) <= max_chars else collapsed[: max_chars - 1].rstrip() + "…"
 
 
 def reasoning_of(text: str, max_chars: int) -> str:
     """The thinking before the final answer (the whole text when there is none), cleaned and cut."""
-    answer = extract_answer(text)
+    return reasoning_before(text, extract_answer(text), max_chars)
+
+
+def reasoning_before(text: str, answer: Answer | None, max_chars: int) -> str:
+    """reasoning_of for an answer already extracted from text (so a turn is parsed once)."""
     return clean_text(text[: answer.start] if answer else text, max_chars)
 
 
 def parse_clue(text: str, max_chars: int = 200) -> ParsedClue:
     """The clue is the last boxed answer, stripped; no answer or an empty one makes it invalid."""
     _require_str(text)
-    answer = extract_answer(text)
+    return clue_of(extract_answer(text), max_chars)
+
+
+def clue_of(answer: Answer | None, max_chars: int = 200) -> ParsedClue:
+    """parse_clue for an answer already extracted from the action text."""
     if answer is None:
-        return ParsedClue(None, False, "no \\boxed{...} or <answer> found")
+        return ParsedClue(None, False, _NO_ANSWER)
     clue = clean_text(_unwrap(answer.text), max_chars)
     if not clue:
         return ParsedClue(None, False, "empty answer")
@@ -107,9 +135,13 @@ def parse_clue(text: str, max_chars: int = 200) -> ParsedClue:
 def parse_vote(text: str, num_players: int, voter_seat: int | None = None) -> ParsedVote:
     """A vote names PLAYER 1..N (any N) or abstains with N/A; self-votes and out-of-range are invalid."""
     _require_str(text)
-    answer = extract_answer(text)
+    return vote_of(extract_answer(text), num_players, voter_seat)
+
+
+def vote_of(answer: Answer | None, num_players: int, voter_seat: int | None = None) -> ParsedVote:
+    """parse_vote for an answer already extracted from the action text."""
     if answer is None:
-        return ParsedVote(None, False, False, "no \\boxed{...} or <answer> found")
+        return ParsedVote(None, False, False, _NO_ANSWER)
     body = _unwrap(answer.text).strip(_STRIP_CHARS).rstrip(_TRAILING).strip(_STRIP_CHARS)
     if body.lower() in _ABSTAIN:
         return ParsedVote(None, True, False, None)
@@ -127,6 +159,8 @@ def parse_vote(text: str, num_players: int, voter_seat: int | None = None) -> Pa
 def _unwrap(text: str) -> str:
     """Remove LaTeX text wrappers such as \\text{...} that models put inside boxes."""
     text = text.strip()
+    if not text.startswith("\\"):
+        return text
     match = _WRAPPER.match(text)
     while match:
         text = match.group(1).strip()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from vz_env import prompts
 from vz_env.config import SpyConfig
 from vz_env.data.base import ImagePair
-from vz_env.parsing import ParsedVote, parse_clue, parse_vote, reasoning_of
+from vz_env.parsing import Answer, ParsedVote, clue_of, extract_answer, reasoning_before, vote_of
 from vz_env.rewards import civilians_win, clue_format_reward, clue_rewards, decision_reward, tally_votes
 
 CLUE, DECISION, DONE = "clue", "decision", "done"
@@ -33,9 +36,41 @@ def agent_names(config: SpyConfig) -> list[str]:
     return names
 
 
-@dataclass(frozen=True)
+@lru_cache(maxsize=256)
+def _with_counts(template: str, num_players: int, num_spies: int, num_rounds: int) -> str:
+    """A role template with the game's counts filled in (cached: it is the same for every game)."""
+    return template.format(num_players=num_players, num_spies=num_spies, num_rounds=num_rounds, history="")
+
+
+@lru_cache(maxsize=1024)
+def split_template(template: str, fixed: tuple[tuple[str, Any], ...]) -> tuple[str, ...] | None:
+    """The template cut once into literal texts (fixed fields filled in) alternating with other field names.
+
+    Filling those in is a join, much cheaper than str.format reading a long template again for every
+    prompt. None when a field has a conversion or a format spec: such a template is left to str.format.
+    """
+    values = dict(fixed)
+    pieces = [""]
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        pieces[-1] += literal
+        if name is None:
+            continue
+        if spec or conversion:
+            return None
+        if name in values:
+            pieces[-1] += str(values[name])
+        else:
+            pieces += [name, ""]
+    return tuple(pieces)
+
+
+@dataclass
 class Turn:
-    """One action as the game understood it: everything a trainer or evaluator needs, nothing re-parsed."""
+    """One action as the game understood it: everything a trainer or evaluator needs, nothing re-parsed.
+
+    Read-only by convention: not frozen, because one is built for every action and a frozen dataclass
+    costs several times as much to build.
+    """
 
     agent: str
     phase: str
@@ -51,6 +86,10 @@ class Turn:
     format_reward: float = 0.0
     decision_reward: float | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a new dict (what dataclasses.asdict gives, without its deep copy of flat values)."""
+        return dict(self.__dict__)
+
 
 class SpyGame:
     """One game over one image pair with a fixed set of spies; knows nothing of PettingZoo."""
@@ -61,28 +100,24 @@ class SpyGame:
         self.config = config
         self.spies = frozenset(spies)
         self.pair = pair
-        self.players = [player_name(i) for i in range(config.num_players)]
         self.agents = agent_names(config)
+        self.players = self.agents[: config.num_players]
         self.seat_of = {name: i for i, name in enumerate(self.players)}
         self.turns: list[Turn] = []
-        self._clue_order = [name for _ in range(config.num_rounds) for name in self.players]
+        self._role_of = {name: SPY if i in self.spies else CIVILIAN for i, name in enumerate(self.players)}
+        self._clue_order = self.players * config.num_rounds
         self._clue_index = 0
+        self._round = 1
         self._voters = self._decision_voters()
+        self._phase = CLUE
+        self._pending = [self._clue_order[0]]
         self._votes: dict[str, Turn] = {}
         self._parsed_votes: dict[str, ParsedVote] = {}
-        self._history_lines: list[str] = []
-        self._reasoning_lines: dict[str, list[str]] = {name: [] for name in self.agents}
+        self._last_turn: dict[str, Turn] = {}
+        self._history_text = ""
+        self._reasoning_text: dict[str, str] = {}
         self._spy_view = np.full_like(pair.original, 255) if config.spy_image == "blank" else pair.modified
-        self._format_values = {
-            "num_players": config.num_players,
-            "num_spies": config.num_spies,
-            "num_rounds": config.num_rounds,
-        }
-        self._roles_text = {
-            SPY: config.role_spy.format(**self._format_values, history=""),
-            CIVILIAN: config.role_civilian.format(**self._format_values, history=""),
-            None: config.role_hidden.format(**self._format_values, history=""),
-        }
+        self._prompt_values: dict[str, tuple[tuple[str, Any], ...]] = {}
         self._rewards: dict[str, float] | None = None
 
     def _decision_voters(self) -> list[str]:
@@ -92,14 +127,12 @@ class SpyGame:
 
     @property
     def phase(self) -> str:
-        if self._clue_index < len(self._clue_order):
-            return CLUE
-        return DECISION if len(self._votes) < len(self._voters) else DONE
+        return self._phase
 
     @property
     def round(self) -> int:
         """The current clue round, 1-based; num_rounds once the clue stage is over."""
-        return min(self._clue_index // self.config.num_players + 1, self.config.num_rounds)
+        return self._round
 
     @property
     def voters(self) -> list[str]:
@@ -108,18 +141,14 @@ class SpyGame:
     @property
     def pending(self) -> list[str]:
         """Agents whose action the game waits for now (one clue giver, or every voter yet to vote)."""
-        phase = self.phase
-        if phase == CLUE:
-            return [self._clue_order[self._clue_index]]
-        if phase == DECISION:
-            return [v for v in self._voters if v not in self._votes]
-        return []
+        return list(self._pending)
+
+    def is_pending(self, agent: str) -> bool:
+        """Whether the game waits for this agent's action now (pending without building the list)."""
+        return agent in self._pending
 
     def role(self, agent: str) -> str:
-        seat = self.seat_of.get(agent)
-        if seat is None:
-            return OBSERVER
-        return SPY if seat in self.spies else CIVILIAN
+        return self._role_of.get(agent, OBSERVER)
 
     @property
     def roles(self) -> dict[str, str]:
@@ -127,65 +156,113 @@ class SpyGame:
 
     def image(self, agent: str) -> np.ndarray:
         """What the agent sees: spies the modified (or blank) picture, everyone else the original."""
-        return self._spy_view if self.role(agent) == SPY else self.pair.original
+        return self._spy_view if self._role_of.get(agent) == SPY else self.pair.original
 
     def history(self) -> list[dict]:
         """The public clue history (clue text only), players numbered from 1 as the models see them."""
-        return [
-            {
-                "round": t.round,
-                "player": self.seat_of[t.agent] + 1,
-                "clue": t.clue or self.config.invalid_clue_text,
-            }
-            for t in self.turns
-            if t.phase == CLUE
-        ]
+        return [history_entry(self, t) for t in self.turns if t.phase == CLUE]
 
     def known_role(self, agent: str) -> str | None:
         """The agent's own role as it may know it: only when reveal_role is on, never for observers."""
         role = self.role(agent)
         return role if self.config.reveal_role and role != OBSERVER else None
 
+    def last_turn(self, agent: str) -> Turn | None:
+        """The agent's latest turn, if it has acted."""
+        return self._last_turn.get(agent)
+
     def prompt(self, agent: str) -> str:
         """The ready prompt for the agent's next action (or for its view of a finished game)."""
-        values = dict(self._format_values, history="\n".join(self._history_lines) or prompts.NO_CLUES_YET)
-        if self.role(agent) == OBSERVER:
-            return self.config.observer_prompt.format(**values)
-        values["seat"] = self.seat_of[agent] + 1
-        values["role"] = self._roles_text[self.known_role(agent)]
-        values["own_reasoning"] = "\n".join(self._reasoning_lines[agent]) or prompts.NO_REASONING_YET
-        if self.phase == CLUE:
-            return self.config.clue_prompt.format(**values, round=self.round)
-        return self.config.vote_prompt.format(**values)
+        cfg = self.config
+        values: dict[str, Any] = {"history": self._history_text or prompts.NO_CLUES_YET}
+        if agent not in self._role_of:
+            return self._render(agent, cfg.observer_prompt, values)
+        values["own_reasoning"] = self._reasoning_text.get(agent) or prompts.NO_REASONING_YET
+        if self._phase == CLUE:
+            values["round"] = self._round
+            return self._render(agent, cfg.clue_prompt, values)
+        return self._render(agent, cfg.vote_prompt, values)
+
+    def _render(self, agent: str, template: str, values: dict[str, Any]) -> str:
+        """The template filled with the agent's fixed prompt values and these."""
+        fixed = self._prompt_values.get(agent) or self._fixed_values(agent)
+        pieces = split_template(template, fixed)
+        if pieces is None:
+            return template.format_map(dict(fixed, **values))
+        parts = list(pieces)
+        parts[1::2] = map(str, map(values.__getitem__, pieces[1::2]))
+        return "".join(parts)
+
+    def _fixed_values(self, agent: str) -> tuple[tuple[str, Any], ...]:
+        """The agent's prompt values that stay the same all game (counts; a player's seat and role text)."""
+        cfg = self.config
+        values: tuple[tuple[str, Any], ...] = (
+            ("num_players", cfg.num_players),
+            ("num_spies", cfg.num_spies),
+            ("num_rounds", cfg.num_rounds),
+        )
+        if agent in self._role_of:
+            values += (("seat", self.seat_of[agent] + 1), ("role", self._role_text(agent)))
+        self._prompt_values[agent] = values
+        return values
+
+    def _role_text(self, agent: str) -> str:
+        """The role line of a player's prompt: its own role when revealed, else the hidden-role text."""
+        cfg = self.config
+        templates = {SPY: cfg.role_spy, CIVILIAN: cfg.role_civilian}
+        template = templates.get(self.known_role(agent), cfg.role_hidden)
+        return _with_counts(template, cfg.num_players, cfg.num_spies, cfg.num_rounds)
 
     def act(self, agent: str, text: str) -> Turn:
         """Record the agent's action text; any string is accepted, unusable ones are marked invalid."""
         if not isinstance(text, str):
             raise TypeError(f"action of {agent} must be a str, got {type(text).__name__}")
-        if agent not in self.pending:
-            raise ValueError(f"it is not {agent}'s turn (waiting for {', '.join(self.pending) or 'nobody'})")
+        if agent not in self._pending:
+            raise ValueError(f"it is not {agent}'s turn (waiting for {', '.join(self._pending) or 'nobody'})")
         text = text[: self.config.max_action_chars]
-        turn = self._clue_turn(agent, text) if self.phase == CLUE else self._vote_turn(agent, text)
+        answer = extract_answer(text)
+        reasoning = reasoning_before(text, answer, self.config.max_reasoning_chars)
+        if self._phase == CLUE:
+            turn = self._clue_turn(agent, text, answer, reasoning)
+        else:
+            turn = self._vote_turn(agent, text, answer, reasoning)
         self.turns.append(turn)
-        if turn.reasoning:
-            self._reasoning_lines[agent].append(f"Round {turn.round}: {turn.reasoning}")
-        if self.phase == DONE:
-            self._rewards = self._final_rewards()
+        self._last_turn[agent] = turn
+        if reasoning:
+            line = f"Round {turn.round}: {reasoning}"
+            earlier = self._reasoning_text.get(agent)
+            self._reasoning_text[agent] = f"{earlier}\n{line}" if earlier else line
+        self._advance(agent)
         return turn
 
-    def _clue_turn(self, agent: str, text: str) -> Turn:
+    def _advance(self, agent: str) -> None:
+        """Move to the next clue giver, to the vote once every clue is given, or end after the last vote."""
+        if self._phase == CLUE:
+            self._clue_index += 1
+            if self._clue_index < len(self._clue_order):
+                self._pending = [self._clue_order[self._clue_index]]
+                self._round = self._clue_index // self.config.num_players + 1
+            else:
+                self._phase, self._pending = DECISION, list(self._voters)
+            return
+        self._pending.remove(agent)
+        if not self._pending:
+            self._phase = DONE
+            self._rewards = self._final_rewards()
+
+    def _clue_turn(self, agent: str, text: str, answer: Answer | None, reasoning: str) -> Turn:
         cfg = self.config
-        parsed = parse_clue(text, cfg.max_clue_chars)
-        round_ = self.round
-        self._clue_index += 1
+        parsed = clue_of(answer, cfg.max_clue_chars)
+        round_ = self._round
         shown = parsed.clue if parsed.valid else cfg.invalid_clue_text
-        self._history_lines.append(f"Round {round_}, PLAYER {self.seat_of[agent] + 1}: {shown}")
+        line = f"Round {round_}, PLAYER {self.seat_of[agent] + 1}: {shown}"
+        self._history_text = f"{self._history_text}\n{line}" if self._history_text else line
         return Turn(
             agent=agent,
             phase=CLUE,
             round=round_,
             raw=text,
-            reasoning=reasoning_of(text, cfg.max_reasoning_chars),
+            reasoning=reasoning,
             valid=parsed.valid,
             reason=parsed.reason,
             clue=parsed.clue,
@@ -193,16 +270,16 @@ class SpyGame:
             format_reward=clue_format_reward(parsed.valid, cfg.format_weight) if cfg.format_reward else 0.0,
         )
 
-    def _vote_turn(self, agent: str, text: str) -> Turn:
+    def _vote_turn(self, agent: str, text: str, answer: Answer | None, reasoning: str) -> Turn:
         cfg = self.config
-        vote = parse_vote(text, cfg.num_players, self.seat_of.get(agent))
+        vote = vote_of(answer, cfg.num_players, self.seat_of.get(agent))
         weight = cfg.format_weight if cfg.format_reward else 0.0
         turn = Turn(
             agent=agent,
             phase=DECISION,
             round=cfg.num_rounds + 1,
             raw=text,
-            reasoning=reasoning_of(text, cfg.max_reasoning_chars),
+            reasoning=reasoning,
             valid=vote.valid,
             reason=vote.reason,
             vote=player_name(vote.target) if vote.target is not None else None,
@@ -226,19 +303,28 @@ class SpyGame:
     def _final_rewards(self) -> dict[str, float]:
         cfg = self.config
         per_seat = clue_rewards(self.votes_received(), self.spies, cfg.clue_beta, cfg.clue_lambda)
-        rewards = {name: 0.0 for name in self.agents}
+        rewards = dict.fromkeys(self.agents, 0.0)
         rewards.update(zip(self.players, per_seat))
         return rewards
 
     def rewards(self) -> dict[str, float]:
         """The zero-sum game rewards once the game is done; all zero before."""
-        return dict(self._rewards) if self._rewards is not None else {name: 0.0 for name in self.agents}
+        return dict(self._rewards) if self._rewards is not None else dict.fromkeys(self.agents, 0.0)
 
     def winner(self) -> str | None:
         """ "civilians" or "spies" once the game is done (evaluation only; rewards don't use it)."""
-        if self.phase != DONE:
+        if self._phase != DONE:
             return None
         return "civilians" if civilians_win(self.votes_received(), self.spies) else "spies"
 
     def vote_of(self, agent: str) -> Turn | None:
         return self._votes.get(agent)
+
+
+def history_entry(game: SpyGame, turn: Turn) -> dict[str, Any]:
+    """One clue of the public history as the models see it: round, player number from 1, clue text."""
+    return {
+        "round": turn.round,
+        "player": game.seat_of[turn.agent] + 1,
+        "clue": turn.clue or game.config.invalid_clue_text,
+    }

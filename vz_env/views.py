@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import numbers
+import random
+import weakref
+from collections.abc import Iterable
+from functools import partial
+from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
@@ -11,22 +16,46 @@ import numpy as np
 from vz_env.config import SpyConfig
 from vz_env.data import ImageSource
 from vz_env.data.base import ImagePair
-from vz_env.rules import DONE, SPY, SpyGame
+from vz_env.rules import CLUE, DONE, SPY, SpyGame, history_entry
 from vz_env.spaces import PHASE_CODES, ROLE_CODES
 
 MAX_PAIR_DRAWS = 100
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
-def draw_game(config: SpyConfig, source: ImageSource, rng: np.random.Generator) -> tuple[SpyGame, int]:
+def new_rng(seed: int | None = None) -> random.Random:
+    """The env's RNG: Python's Mersenne Twister, cheap to seed and the same stream on every machine."""
+    if seed is None:
+        return random.Random()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    return random.Random(int(seed))
+
+
+def _below(rng: random.Random, n: int) -> int:
+    """A uniform int in [0, n) from rng.random(), the one draw Python keeps stable across versions."""
+    return int(rng.random() * n)
+
+
+def draw_spies(rng: random.Random, num_players: int, num_spies: int) -> frozenset[int]:
+    """num_spies distinct seats, uniformly (a partial Fisher-Yates shuffle)."""
+    seats = list(range(num_players))
+    for i in range(num_spies):
+        j = i + _below(rng, num_players - i)
+        seats[i], seats[j] = seats[j], seats[i]
+    return frozenset(seats[:num_spies])
+
+
+def draw_game(config: SpyConfig, source: ImageSource, rng: random.Random) -> tuple[SpyGame, int]:
     """A new game from the env's RNG: the spies (or config.spy_seat), then an image pair (redrawn if broken).
 
     Returns the game and how many broken pairs were skipped to get it.
     """
-    spies = frozenset(int(s) for s in rng.choice(config.num_players, size=config.num_spies, replace=False))
+    spies = draw_spies(rng, config.num_players, config.num_spies)
     if config.spy_seat is not None:
         spies = frozenset({config.spy_seat})
     for skipped in range(MAX_PAIR_DRAWS):
-        pair = fetch_pair(source, int(rng.integers(0, 2**63 - 1)), config)
+        pair = fetch_pair(source, _below(rng, 2**53), config)
         if config.broken_pairs == "keep":
             return SpyGame(config, spies, pair), skipped
         from vz_env.data.check import pair_problems
@@ -47,59 +76,118 @@ def fetch_pair(source: ImageSource, seed: int, config: SpyConfig) -> ImagePair:
     return pair
 
 
+class SceneTexts:
+    """Scene records as JSON text, kept per image pair across games, so a pooled pair is encoded once."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[weakref.ref, dict[str, str]]] = {}
+
+    def get(self, pair: ImagePair, which: str) -> str:
+        """The JSON of pair.scene_of(which), or "" when the pair has no such record."""
+        entry = self._texts.get(id(pair))
+        if entry is None or entry[0]() is not pair:
+            entry = (weakref.ref(pair, partial(self._forget, id(pair))), {})
+            self._texts[id(pair)] = entry
+        texts = entry[1]
+        if which not in texts:
+            record = pair.scene_of(which)
+            texts[which] = _JSON.encode(record) if record is not None else ""
+        return texts[which]
+
+    def __len__(self) -> int:
+        """How many pairs have texts kept (each is dropped when its pair is garbage collected)."""
+        return len(self._texts)
+
+    def _forget(self, key: int, _ref: weakref.ref) -> None:
+        self._texts.pop(key, None)
+
+
+def _history_json(entry: dict[str, Any]) -> str:
+    """json.dumps(entry, ensure_ascii=False) for a history entry, written out (five times faster)."""
+    clue = encode_basestring(entry["clue"])
+    return f'{{"round": {entry["round"]}, "player": {entry["player"]}, "clue": {clue}}}'
+
+
 class ViewCache:
     """Per-game cache of the parts of observations that only change between turns (scene JSON, history)."""
 
-    def __init__(self, game: SpyGame) -> None:
+    def __init__(self, game: SpyGame, scenes: SceneTexts) -> None:
         self.game = game
-        self._scene: dict[str, str] = {}
-        self._history: tuple[int, str] = (-1, "[]")
+        self._scenes = scenes
+        self._fixed: dict[str, tuple[np.ndarray, int, int, str]] = {}
+        self._clues: list[str] = []
+        self._seen = 0
+        self._refresh()
 
-    def scene_json(self, agent: str) -> str:
-        role = self.game.role(agent)
-        if role not in self._scene:
-            which = "modified" if role == SPY else "original"
-            blank = role == SPY and self.game.config.spy_image == "blank"
-            record = None if blank else self.game.pair.scene_of(which)
-            self._scene[role] = json.dumps(record, ensure_ascii=False) if record is not None else ""
-        return self._scene[role]
+    def _refresh(self) -> None:
+        """Bring the per-turn parts (phase, round, history JSON) up to the game's latest turn."""
+        game = self.game
+        for turn in game.turns[self._seen :]:
+            if turn.phase == CLUE:
+                self._clues.append(_history_json(history_entry(game, turn)))
+        self._seen = len(game.turns)
+        self._shared = (PHASE_CODES[game.phase], game.round, "[" + ", ".join(self._clues) + "]")
 
-    def history_json(self) -> str:
-        count = len(self.game.turns)
-        if self._history[0] != count:
-            self._history = (count, json.dumps(self.game.history(), ensure_ascii=False))
-        return self._history[1]
+    def _fixed_parts(self, agent: str) -> tuple[np.ndarray, int, int, str]:
+        """The parts of an agent's observation that stay the same all game: image, seat, role, scene."""
+        game = self.game
+        spy = game.role(agent) == SPY
+        if spy and game.config.spy_image == "blank":
+            scene = ""
+        else:
+            scene = self._scenes.get(game.pair, "modified" if spy else "original")
+        seat = game.seat_of.get(agent, game.config.num_players)
+        fixed = (game.image(agent), seat, ROLE_CODES[game.known_role(agent)], scene)
+        self._fixed[agent] = fixed
+        return fixed
 
     def observation(self, agent: str) -> dict[str, Any]:
-        game = self.game
+        if self._seen != len(self.game.turns):
+            self._refresh()
+        image, seat, role, scene = self._fixed.get(agent) or self._fixed_parts(agent)
+        phase, round_, history = self._shared
         return {
-            "image": game.image(agent),
-            "prompt": game.prompt(agent),
-            "phase": PHASE_CODES[game.phase],
-            "round": game.round,
-            "seat": game.seat_of.get(agent, game.config.num_players),
-            "role": ROLE_CODES[game.known_role(agent)],
-            "history": self.history_json(),
-            "scene": self.scene_json(agent),
+            "image": image,
+            "prompt": self.game.prompt(agent),
+            "phase": phase,
+            "round": round_,
+            "seat": seat,
+            "role": role,
+            "history": history,
+            "scene": scene,
         }
 
 
-def agent_info(game: SpyGame, agent: str, skipped_pairs: int = 0) -> dict[str, Any]:
+def agent_infos(game: SpyGame, agents: Iterable[str], skipped_pairs: int = 0) -> dict[str, dict[str, Any]]:
+    """The info dict of each agent, sharing the game's outcome between them once it is done."""
+    outcome = _outcome(game) if game.phase == DONE else None
+    return {agent: agent_info(game, agent, outcome, skipped_pairs) for agent in agents}
+
+
+def agent_info(
+    game: SpyGame, agent: str, outcome: tuple | None = None, skipped_pairs: int = 0
+) -> dict[str, Any]:
     """The info dict of one agent: its turn state, its last parsed action, and the outcome once done."""
-    last = next((t for t in reversed(game.turns) if t.agent == agent), None)
+    last = game.last_turn(agent)
     info: dict[str, Any] = {
         "phase": game.phase,
-        "acting": agent in game.pending,
-        "turn": dataclasses.asdict(last) if last is not None else None,
+        "acting": game.is_pending(agent),
+        "turn": last.as_dict() if last is not None else None,
     }
     if skipped_pairs:
         info["skipped_pairs"] = skipped_pairs
-    if game.phase == DONE:
+    if outcome is not None:
+        rewards, winner, roles, received = outcome
         vote = game.vote_of(agent)
         info["vote"] = vote.vote if vote else None
         info["decision_reward"] = vote.decision_reward if vote else None
-        info["game_reward"] = game.rewards()[agent]
-        info["winner"] = game.winner()
-        info["roles"] = game.roles
-        info["votes_received"] = dict(zip(game.players, game.votes_received()))
+        info["game_reward"] = rewards[agent]
+        info["winner"] = winner
+        info["roles"] = dict(roles)
+        info["votes_received"] = dict(received)
     return info
+
+
+def _outcome(game: SpyGame) -> tuple[dict[str, float], str | None, dict[str, str], dict[str, int]]:
+    """What every agent's final info shares: rewards, winner, roles and votes received."""
+    return game.rewards(), game.winner(), game.roles, dict(zip(game.players, game.votes_received()))

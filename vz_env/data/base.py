@@ -30,7 +30,8 @@ class ImagePair:
                 raise ValueError(f"ImagePair.{name} must be a uint8 HxWx3 array, got {_describe(img)}")
         if self.original.shape != self.modified.shape:
             raise ValueError(
-                f"ImagePair images differ in size: original {self.original.shape}, modified {self.modified.shape}"
+                f"ImagePair images differ in size: original {self.original.shape}, "
+                f"modified {self.modified.shape}"
             )
 
     @property

@@ -129,3 +129,17 @@ def test_any_file_names_are_paired_by_name(names):
         listing = list_pairs(folder)
         assert sorted(p.name for p in listing.pairs) == sorted(names) and listing.unpaired == []
         assert FolderSource(folder).pair(0, SIZE).size == SIZE
+
+
+def test_env_passes_its_size_mismatch_policy_to_a_folder(tmp_path):
+    from PIL import Image
+
+    from vz_env import spy_v0
+
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(tmp_path / "a_original.png")
+    Image.new("RGB", (32, 24), (10, 200, 10)).save(tmp_path / "a_modified.png")
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(tmp_path / "b_original.png")
+    Image.new("RGB", (64, 48), (10, 10, 200)).save(tmp_path / "b_modified.png")
+    assert len(spy_v0.env(images=str(tmp_path), image_size=(64, 48)).unwrapped.source) == 2
+    reported = spy_v0.env(images=str(tmp_path), image_size=(64, 48), size_mismatch="report").unwrapped.source
+    assert len(reported) == 1

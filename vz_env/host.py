@@ -25,7 +25,7 @@ class SpyHost:
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
         self.config = SpyConfig.from_kwargs(**kwargs)
-        self.source = resolve_source(self.config.images)
+        self.source = resolve_source(self.config.images, self.config.size_mismatch)
         self.render_mode = render_mode
         self.possible_agents = agent_names(self.config)
         self.observation_spaces = {a: observation_space(self.config) for a in self.possible_agents}

@@ -14,8 +14,11 @@ SOURCE_KINDS: dict[str, str] = {
 }
 
 
-def resolve_source(images: Any) -> ImageSource:
-    """Turn the env's `images=` value (a kind name, a folder of pairs, or a source object) into a source."""
+def resolve_source(images: Any, size_mismatch: str = "resize") -> ImageSource:
+    """Turn the env's `images=` value (a kind name, a folder of pairs, or a source object) into a source.
+
+    `size_mismatch` tells a folder source what to do with pairs whose images differ in size.
+    """
     if isinstance(images, ImageSource):
         return images
     if isinstance(images, (str, Path)):
@@ -26,7 +29,7 @@ def resolve_source(images: Any) -> ImageSource:
         if Path(key).is_dir():
             from vz_env.data.folder import FolderSource
 
-            return FolderSource(Path(key))
+            return FolderSource(Path(key), size_mismatch)
         raise ValueError(
             f"images={key!r} is neither a kind ({', '.join(SOURCE_KINDS)}) nor an existing folder of pairs"
         )

@@ -29,7 +29,7 @@ def clue_rewards(
     rewards = []
     for seat in range(len(received)):
         if seat in spies:
-            rewards.append(-beta * spy_excess[seat])
+            rewards.append(beta * (mean_civ - received[seat]))
         else:
             rewards.append(shared - lam * (received[seat] - mean_civ))
     return rewards

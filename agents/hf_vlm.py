@@ -103,6 +103,30 @@ def stack_inputs(
     return batch
 
 
+def split_vision_inputs(
+    vision_inputs: Mapping[str, torch.Tensor], count: int
+) -> list[dict[str, torch.Tensor]] | None:
+    """Each of `count` images' share of a processor's image tensors, as `encode` of that image alone gives.
+
+    A tensor is cut along dim 0 into one row per image, or, for patch rows of Qwen-style processors,
+    into the patch counts of `*_grid_thw`. None when a tensor fits neither. Shares are copies, so
+    keeping one sample's inputs does not keep the whole batch's pixels alive.
+    """
+    if count == 1:
+        return [dict(vision_inputs)]
+    grids = [value for key, value in vision_inputs.items() if key.endswith("grid_thw")]
+    patches = grids[0].prod(-1).tolist() if grids and grids[0].shape[0] == count else None
+    pieces = {}
+    for key, value in vision_inputs.items():
+        if value.shape[0] == count:
+            pieces[key] = value.split(1)
+        elif patches is not None and value.shape[0] == sum(patches):
+            pieces[key] = value.split(patches)
+        else:
+            return None
+    return [{key: parts[i].clone() for key, parts in pieces.items()} for i in range(count)]
+
+
 def load_vlm(
     path: str | os.PathLike[str] | None, device: str | torch.device, dtype: torch.dtype
 ) -> tuple[Any, Any]:
@@ -218,6 +242,25 @@ class HFVLMPolicy(Policy):
 
     def encode(self, observation: Mapping[str, Any]) -> PromptInputs:
         """Model inputs of one observation: its image and prompt through the chat template and processor."""
+        return self._process([self._chat_input(observation)])[0]
+
+    def encode_batch(self, observations: Sequence[Mapping[str, Any]]) -> list[PromptInputs]:
+        """Model inputs of many observations, equal to `encode` of each, from one processor call.
+
+        One call pays the processor's per-call overhead once and lets the tokenizer and the image
+        processor work on the whole batch. Processors whose image tensors cannot be cut back into
+        one share per observation, and tokenizers without a padding token, are called once per
+        observation instead.
+        """
+        chats = [self._chat_input(obs) for obs in observations]
+        if len(chats) > 1 and self.tokenizer.pad_token is not None:
+            prompts = self._process(chats)
+            if prompts is not None:
+                return prompts
+        return [self._process([chat])[0] for chat in chats]
+
+    def _chat_input(self, observation: Mapping[str, Any]) -> tuple[str, Image.Image]:
+        """The chat-templated prompt text and the RGB image of one observation, checked."""
         if not isinstance(observation, Mapping) or not isinstance(observation.get("prompt"), str):
             raise TypeError(f"{self.name}: an observation must be a mapping with a str 'prompt'")
         image = observation.get("image")
@@ -231,7 +274,15 @@ class HFVLMPolicy(Policy):
             {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": observation["prompt"]}]}
         ]
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        encoded = self.processor(text=[text], images=[image.convert("RGB")], return_tensors="pt")
+        return text, image.convert("RGB")
+
+    def _process(self, chats: Sequence[tuple[str, Image.Image]]) -> list[PromptInputs] | None:
+        """One processor call on (text, image) pairs, cut into unpadded per-observation inputs.
+
+        None when the image tensors cannot be cut per observation (then call it one pair at a time).
+        """
+        texts, images = [text for text, _ in chats], [image for _, image in chats]
+        encoded = self.processor(text=texts, images=images, padding=len(chats) > 1, return_tensors="pt")
         input_ids = encoded.pop("input_ids")
         attention_mask = encoded.pop("attention_mask", torch.ones_like(input_ids))
         token_inputs, vision_inputs = {}, {}
@@ -239,10 +290,24 @@ class HFVLMPolicy(Policy):
             if not isinstance(value, torch.Tensor):
                 continue
             if value.shape == input_ids.shape:
-                token_inputs[key] = value[0]
+                token_inputs[key] = value
             else:
                 vision_inputs[key] = value
-        return PromptInputs(input_ids[0], attention_mask[0], token_inputs, vision_inputs)
+        shares = split_vision_inputs(vision_inputs, len(chats))
+        if shares is None:
+            return None
+        prompts = []
+        for row, vision in enumerate(shares):
+            real = attention_mask[row].bool()
+            prompts.append(
+                PromptInputs(
+                    input_ids[row][real],
+                    attention_mask[row][real],
+                    {key: value[row][real] for key, value in token_inputs.items()},
+                    vision,
+                )
+            )
+        return prompts
 
     @torch.no_grad()
     def generate(self, observations: Sequence[Mapping[str, Any]], num_samples: int = 1) -> list[Generation]:
@@ -255,7 +320,7 @@ class HFVLMPolicy(Policy):
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         if not observations:
             return []
-        prompts = [self.encode(obs) for obs in observations]
+        prompts = self.encode_batch(observations)
         rows = [p for p in prompts for _ in range(num_samples)]
         batch = {
             k: v.to(self.device, self.dtype if v.is_floating_point() else None)

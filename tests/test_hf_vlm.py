@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agents import tiny_vlm
-from agents.hf_vlm import HFVLMPolicy, ModelLoadError
+from agents.hf_vlm import HFVLMPolicy, ModelLoadError, split_vision_inputs
 from agents.tiny_vlm import FAMILIES, default_model_path
 
 
@@ -71,6 +71,26 @@ def test_generate_groups_samples_and_shares_their_prompt(policies, family) -> No
         assert g.completion_ids.dtype == torch.long and 1 <= g.completion_ids.shape[0] <= 12
         assert g.logprobs.shape == g.completion_ids.shape and bool((g.logprobs <= 0).all())
         assert g.finished == (int(g.completion_ids[-1]) in policy.eos_token_ids)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batched_encoding_equals_encoding_one_observation_at_a_time(policies, family) -> None:
+    policy = policies[family]
+    batch = observations(3)
+    for together, obs in zip(policy.encode_batch(batch), batch):
+        alone = policy.encode(obs)
+        for field in ("token_inputs", "vision_inputs"):
+            assert getattr(together, field).keys() == getattr(alone, field).keys()
+        pairs = [(together.input_ids, alone.input_ids), (together.attention_mask, alone.attention_mask)]
+        pairs += [(together.token_inputs[k], alone.token_inputs[k]) for k in alone.token_inputs]
+        pairs += [(together.vision_inputs[k], alone.vision_inputs[k]) for k in alone.vision_inputs]
+        assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_image_tensors_are_cut_per_observation_or_reported_uncuttable() -> None:
+    patches = {"pixel_values": torch.zeros(7, 4), "image_grid_thw": torch.tensor([[1, 2, 2], [1, 1, 3]])}
+    assert [s["pixel_values"].shape[0] for s in split_vision_inputs(patches, 2)] == [4, 3]
+    assert split_vision_inputs({"pixel_values": torch.zeros(5, 3, 8, 8)}, 2) is None
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -1,0 +1,28 @@
+"""Lock-step rollouts: 8 games advance together, one batched generate per step, 4 samples per vote."""
+
+import sys
+from collections import defaultdict
+
+from agents.hf_vlm import HFVLMPolicy
+from algorithms.rollout import play_games
+
+policy = HFVLMPolicy(sys.argv[1] if len(sys.argv) > 1 else None, max_new_tokens=32, seed=0)
+rollout = play_games(policy, num_games=8, seed=0, group_size=4)
+print(f"{len(rollout.games)} games, {len(rollout.samples)} samples, {rollout.tokens} generated tokens")
+
+# Each clue turn is one sample; each vote prompt has 4 samples sharing a `group` (sample 0 was played).
+groups = defaultdict(list)
+for sample in rollout.stage("decision"):
+    groups[sample.group].append(sample.reward)
+for group, rewards in list(groups.items())[:4]:
+    print(f"game {group[0]}, {group[1]}: decision rewards of its 4 samples {rewards}")
+
+# What a trainer scores again: the exact sampled ids, their log-probs and the prompt's model inputs.
+sample = rollout.stage("clue")[0]
+generation = sample.generation
+print(f"first clue by {sample.agent} ({sample.role}), valid={sample.valid}, game reward {sample.reward:+.2f}")
+print(f"  {generation.completion_ids.numel()} token ids, log-probs {generation.logprobs[:4].tolist()} ...")
+print(f"  prompt: {len(generation.prompt)} tokens, image tensors {list(generation.prompt.vision_inputs)}")
+for record in rollout.games[:3]:
+    rewards = ", ".join(f"{agent} {reward:+.2f}" for agent, reward in record.rewards.items())
+    print(f"game seed {record.seed}: winner {record.winner}, rewards {rewards}")

@@ -1,0 +1,20 @@
+"""Evaluate one policy against another: win rate per role with 95% Wilson intervals, accuracy, N/A rate."""
+
+import argparse
+
+from agents.registry import load_policy
+from algorithms.evaluate import evaluate
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("a", nargs="?", default="scene", help="scene, random, tiny or a model folder")
+parser.add_argument("b", nargs="?", default="random", help="the opponent, same choices")
+parser.add_argument("--games", type=int, default=100)
+args = parser.parse_args()
+
+# Each seed is played twice, once with A holding the spy seat and once with B, so both sides see both roles.
+report = evaluate(load_policy(args.a, seed=0), load_policy(args.b, seed=1), num_games=args.games, seed=0)
+print(f"{args.a} (A) vs {args.b} (B), {report['games']} games, 95% Wilson intervals")
+for side, spec in (("A", args.a), ("B", args.b)):
+    for metric, entry in report[side].items():
+        low, high = entry["ci95"]
+        print(f"  {spec:>8}  {metric:<22} {entry['rate']:.3f}  [{low:.3f}, {high:.3f}]  n={entry['n']}")

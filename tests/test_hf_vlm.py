@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -12,15 +11,9 @@ import torch
 
 from agents import tiny_vlm
 from agents.hf_vlm import HFVLMPolicy, ModelLoadError, split_vision_inputs
-from agents.tiny_vlm import FAMILIES, default_model_path
+from agents.tiny_vlm import FAMILIES
 
-
-@pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Both families, built once per test session into a cache every test module shares."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(tiny_vlm.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "vz-spy-cache"))
-        return {family: str(default_model_path(family)) for family in FAMILIES}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +22,6 @@ def policies(tiny_dirs: dict[str, str]) -> dict[str, HFVLMPolicy]:
         family: HFVLMPolicy(path, device="cpu", max_new_tokens=12, seed=0)
         for family, path in tiny_dirs.items()
     }
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices run fastest on one thread, and do not stall when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def observations(n: int, seed: int = 0) -> list[dict]:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
 
-from agents import tiny_vlm
 from agents.hf_vlm import Generation, HFVLMPolicy
 from agents.scoring import collate, completion_logprobs
-from agents.tiny_vlm import FAMILIES, default_model_path
+from agents.tiny_vlm import FAMILIES
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Both families, built once per test session into a cache every test module shares."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(tiny_vlm.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "vz-spy-cache"))
-        return {family: str(default_model_path(family)) for family in FAMILIES}
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices run fastest on one thread, and do not stall when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def eos_prone(policy: HFVLMPolicy, bias: float = 5.0) -> HFVLMPolicy:

@@ -24,6 +24,8 @@ from vz_env.cli import main
 from vz_env.cli import sft as sft_cli
 from vz_env.parsing import parse_clue, parse_vote
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = {"image_size": (64, 48), "num_rounds": 1}
 
 
@@ -33,15 +35,6 @@ def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(tiny_vlm.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "vz-spy-cache"))
         yield str(tiny_vlm.default_model_path())
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matrices run fastest on one thread, and do not stall when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_teacher_targets_are_boxed_and_votes_are_uniform_over_the_others() -> None:

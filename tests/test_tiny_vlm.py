@@ -17,14 +17,6 @@ EXPECTED_CLASSES = {
 }
 
 
-@pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Both families, built once per test session into a cache every test module shares."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(tiny_vlm.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "vz-spy-cache"))
-        return {family: str(default_model_path(family)) for family in FAMILIES}
-
-
 @pytest.fixture(scope="module")
 def loaded(tiny_dirs: dict[str, str]) -> dict[str, tuple]:
     from transformers import AutoModelForImageTextToText, AutoProcessor

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vz_env.cli.options import parse_size
 from vz_env.data import resolve_source
 from vz_env.data.base import ImagePair, ImageSource
 from vz_env.data.writer import pair_seed
+from vz_spy.options import parse_size
 
 KINDS = ("clevr", "charts", "photos")
 GAP = 6

@@ -14,10 +14,10 @@ import resource
 import tempfile
 import time
 
-from vz_env.cli.options import parse_size
 from vz_env.data import resolve_source
 from vz_env.data.base import ImageSource
 from vz_env.data.writer import write_pairs
+from vz_spy.options import parse_size
 
 DEFAULT_PAIRS = {"clevr": 2000, "charts": 500, "photos": 500}
 GENERATE_PAIRS = 100  # pairs timed in memory, one process, to separate drawing from writing

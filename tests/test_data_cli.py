@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from vz_env.cli import main
 from vz_env.data.charts import ChartSource
 from vz_env.data.writer import encode_png, pair_seed, write_pairs
+from vz_spy.cli import main
 
 
 def files_in(folder):
@@ -138,7 +138,7 @@ def test_data_never_imports_torch(tmp_path):
     out = repr(str(tmp_path))
     code = (
         "import sys\n"
-        "from vz_env.cli import main\n"
+        "from vz_spy.cli import main\n"
         f"status = main(['data', 'charts', '--num-pairs', '2', '--out', {out}, '--workers', '1'])\n"
         f"main(['data', 'check', {out}])\n"
         "print(status, 'torch' in sys.modules, 'transformers' in sys.modules)\n"

@@ -66,7 +66,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--main_process_port",
         str(_free_port()),
         "-m",
-        "vz_env",
+        "vz_spy",
         "train",
         "--out",
         str(out),

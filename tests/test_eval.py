@@ -7,7 +7,7 @@ from sources import NoiseSource
 
 from agents.scripted import RandomAgent, SceneBot
 from algorithms.evaluate import Rate, evaluate, wilson_interval
-from vz_env.cli import main
+from vz_spy.cli import main
 
 
 def test_wilson_interval_known_values():

@@ -24,8 +24,8 @@ from rich.console import Console
 from agents.human import HumanAgent, PlayerQuit, balance_braces, boxed, save_png
 from agents.scripted import SceneBot
 from vz_env import spy_v0
-from vz_env.cli import main
 from vz_env.parsing import parse_clue, parse_vote
+from vz_spy.cli import main
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CLUE_PROMPT = "Your clue, round"
@@ -46,7 +46,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vz_env", "play", *args],
+            [sys.executable, "-m", "vz_spy", "play", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -180,7 +180,7 @@ def test_watch_plays_a_whole_game_between_bots():
         [
             sys.executable,
             "-m",
-            "vz_env",
+            "vz_spy",
             "play",
             "--watch",
             "--seed",
@@ -202,7 +202,7 @@ def test_watch_plays_a_whole_game_between_bots():
 
 def test_play_without_a_model_never_imports_torch():
     code = (
-        "import sys; from vz_env.cli import main; "
+        "import sys; from vz_spy.cli import main; "
         "assert main(['play', '--watch', '--seed', '0', '--rounds', '1']) == 0; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
@@ -241,7 +241,7 @@ def test_save_images_into_a_file_is_a_bad_flag(capsys, tmp_path):
 
 def test_the_real_command_exits_2_on_a_bad_seat():
     done = subprocess.run(
-        [sys.executable, "-m", "vz_env", "play", "--players", "4", "--seat", "9"],
+        [sys.executable, "-m", "vz_spy", "play", "--players", "4", "--seat", "9"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -256,7 +256,7 @@ def test_the_real_command_exits_2_on_a_bad_seat():
 @pytest.mark.skipif(importlib.util.find_spec("agents.hf_vlm") is None, reason="agents.hf_vlm not written yet")
 def test_a_folder_without_a_model_is_one_line_and_status_2(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "vz_env", "play", "--model", str(tmp_path), "--watch"],
+        [sys.executable, "-m", "vz_spy", "play", "--model", str(tmp_path), "--watch"],
         capture_output=True,
         text=True,
         timeout=300,

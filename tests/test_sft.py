@@ -20,9 +20,9 @@ from algorithms.sft import (
     train_format,
     warm_start,
 )
-from vz_env.cli import main
-from vz_env.cli import sft as sft_cli
 from vz_env.parsing import parse_clue, parse_vote
+from vz_spy import sft as sft_cli
+from vz_spy.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

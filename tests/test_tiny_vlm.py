@@ -99,7 +99,7 @@ def test_default_model_path_builds_once_and_reuses(monkeypatch, tmp_path_factory
 
 
 def test_cli_tiny_model_writes_a_model_folder(tmp_path, capsys) -> None:
-    from vz_env.cli import main
+    from vz_spy.cli import main
 
     out = tmp_path / "cli-model"
     assert main(["tiny-model", "--out", str(out), "--family", "llava", "--seed", "3"]) == 0
@@ -108,7 +108,7 @@ def test_cli_tiny_model_writes_a_model_folder(tmp_path, capsys) -> None:
 
 
 def test_cli_tiny_model_refuses_an_existing_folder_in_one_line(tmp_path, capsys) -> None:
-    from vz_env.cli import main
+    from vz_spy.cli import main
 
     (tmp_path / "x.txt").write_text("")
     assert main(["tiny-model", "--out", str(tmp_path)]) == 2
@@ -117,7 +117,7 @@ def test_cli_tiny_model_refuses_an_existing_folder_in_one_line(tmp_path, capsys)
 
 
 def test_cli_tiny_model_rejects_unknown_family(tmp_path) -> None:
-    from vz_env.cli import main
+    from vz_spy.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["tiny-model", "--out", str(tmp_path / "m"), "--family", "gpt2"])

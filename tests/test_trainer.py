@@ -12,7 +12,7 @@ from algorithms.metrics import TIMING_KEYS, read_metrics
 from algorithms.run import run_config, train
 from algorithms.train_config import SPOConfig
 from algorithms.trainers import TRAINERS, trainer_class
-from vz_env.cli import main
+from vz_spy.cli import main
 
 ENV = {"image_size": (64, 48)}
 FAST = {"games_per_iter": 2, "group_size": 2, "max_new_tokens": 6, "learning_rate": 1e-2, "iterations": 4}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vz_env.cli import CliError
-from vz_env.cli.options import add_env_options, env_kwargs_from
+from vz_spy.cli import CliError
+from vz_spy.options import add_env_options, env_kwargs_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vz_env.cli import CliError
+from vz_spy.cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

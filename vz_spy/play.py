@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vz_env.cli import CliError
 from vz_env.config import SpyConfig
 from vz_env.rules import CIVILIAN, CLUE, SPY
+from vz_spy.cli import CliError
 
 if TYPE_CHECKING:
     from rich.console import Console

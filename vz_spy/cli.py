@@ -20,9 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"vz_env.cli.{name}")
+            module = importlib.import_module(f"vz_spy.{name}")
         except ModuleNotFoundError as err:
-            if err.name != f"vz_env.cli.{name}":
+            if err.name != f"vz_spy.{name}":
                 raise
             continue
         module.register(subparsers)

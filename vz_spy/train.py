@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vz_env.cli import CliError
+from vz_spy.cli import CliError
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {

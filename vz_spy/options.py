@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vz_env.cli import CliError
+from vz_spy.cli import CliError
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from vz_env.cli import CliError
-from vz_env.cli.options import parse_size
+from vz_spy.cli import CliError
+from vz_spy.options import parse_size
 
 KINDS = ("clevr", "charts", "photos")
 SHOWN_FINDINGS = 20  # problem lines `data check` prints before summing up the rest

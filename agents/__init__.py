@@ -1,0 +1,44 @@
+"""agents: policies that play the spy game (scripted bots, a terminal human, Hugging Face VLMs).
+
+The names below load on first use, so `import agents` costs nothing and never imports torch; only the
+VLM names (`HFVLMPolicy`, `build_tiny_vlm`, ...) bring torch and transformers in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Clue": "agents.base",
+    "Policy": "agents.base",
+    "decode_history": "agents.base",
+    "decode_phase": "agents.base",
+    "decode_role": "agents.base",
+    "decode_scene": "agents.base",
+    "RandomAgent": "agents.scripted",
+    "SceneBot": "agents.scripted",
+    "HumanAgent": "agents.human",
+    "PlayerQuit": "agents.human",
+    "BOT_NAMES": "agents.registry",
+    "load_policy": "agents.registry",
+    "HFVLMPolicy": "agents.hf_vlm",
+    "ModelLoadError": "agents.hf_vlm",
+    "build_tiny_vlm": "agents.tiny_vlm",
+    "default_model_path": "agents.tiny_vlm",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module the first time it is asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from vz_env.turn import Phase, Role
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One clue of the public history: its round, the player who gave it (numbered from 1), the text."""
+
+    round: int
+    player: int
+    clue: str
+
+
+def decode_history(observation: Mapping[str, Any]) -> list[Clue]:
+    """The clues of an observation's "history" field, oldest first."""
+    return [
+        Clue(int(e["round"]), int(e["player"]), str(e["clue"]))
+        for e in json.loads(observation["history"] or "[]")
+    ]
+
+
+def decode_scene(observation: Mapping[str, Any]) -> dict[str, Any]:
+    """The scene record of the player's own picture (e.g. {"objects": [...]}), or {} when it has none."""
+    scene = json.loads(observation["scene"]) if observation["scene"] else {}
+    return scene if isinstance(scene, dict) else {}
+
+
+def decode_phase(observation: Mapping[str, Any]) -> Phase:
+    """The observation's phase as a Phase."""
+    return Phase(int(observation["phase"]))
+
+
+def decode_role(observation: Mapping[str, Any]) -> Role:
+    """The player's own role as shown to it (Role.HIDDEN when it is not told)."""
+    return Role(int(observation["role"]))
 
 
 class Policy(ABC):
     """A player of the spy game: scripted bot, Hugging Face VLM or a person at the terminal.
 
     `observation` is the env's observation dict: "image" (uint8 HxWx3), "prompt" (str),
-    "phase" (0 clue, 1 decision, 2 done), "round", "seat" (0-based), "role" (0 hidden,
-    1 civilian, 2 spy), "history" (JSON list of {"round", "player", "clue"}, players 1-based)
-    and "scene" (JSON scene record of the player's own image, or "").
+    "phase" (a Phase), "round", "seat" (0-based), "num_players", "role" (a Role: HIDDEN, CIVILIAN
+    or SPY), "history" and "scene" (JSON texts: read them with decode_history and decode_scene).
     """
 
     name: str = "policy"

@@ -62,7 +62,9 @@ class Generation:
 
     `completion_ids` are the exact sampled ids (no padding, ending at the first EOS when one was sampled),
     `logprobs` their log-probs under log_softmax(logits / temperature), `finished` whether an EOS ended
-    it, and `observation_index` the position of its observation in the `generate` call.
+    it, and `observation_index` the position of its observation in the `generate` call. `from_engine` is
+    True when an inference engine (vLLM), not the trained model, sampled it and computed `logprobs`: the
+    trainer then applies the truncated importance weight of SPEC.md s6.
     """
 
     text: str
@@ -71,6 +73,7 @@ class Generation:
     prompt: PromptInputs
     observation_index: int
     finished: bool
+    from_engine: bool = False
 
 
 def stack_inputs(
@@ -130,14 +133,14 @@ def split_vision_inputs(
 def load_vlm(
     path: str | os.PathLike[str] | None, device: str | torch.device, dtype: torch.dtype
 ) -> tuple[Any, Any]:
-    """Model and processor of a local image-text-to-text folder (None: the tiny VLM); never downloads."""
+    """Model and processor of a local VLM folder (None: the pretrained tiny VLM); never downloads."""
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
 
     if path is None:
-        from agents.tiny_vlm import default_model_path
+        from agents.default_model import pretrained_model_path
 
-        path = default_model_path()
+        path = pretrained_model_path()
     folder = Path(path).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"model path {folder} does not exist")
@@ -200,15 +203,7 @@ class HFVLMPolicy(Policy):
         dtype: torch.dtype | str | None = None,
         seed: int | None = None,
     ) -> None:
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if max_new_tokens < 1 or not 0 <= min_new_tokens <= max_new_tokens:
-            raise ValueError(
-                f"need 1 <= max_new_tokens and 0 <= min_new_tokens <= max_new_tokens, "
-                f"got {max_new_tokens} and {min_new_tokens}"
-            )
+        check_sampling(temperature, top_p, max_new_tokens, min_new_tokens)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.max_new_tokens = int(max_new_tokens)
@@ -216,10 +211,15 @@ class HFVLMPolicy(Policy):
         self.device, self.dtype = _default_device_and_dtype(device, dtype)
         self.model, self.processor = load_vlm(model_path, self.device, self.dtype)
         self.tokenizer = self.processor.tokenizer
-        self.eos_token_ids = _eos_token_ids(self.model, self.tokenizer)
+        self.eos_token_ids = eos_token_ids(
+            self.model.generation_config, self.tokenizer, self.model.name_or_path
+        )
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = int(pad if pad is not None else self.eos_token_ids[0])
-        self.suppressed_token_ids = _suppressed_token_ids(self.model, self.processor, self.eos_token_ids)
+        vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        self.suppressed_token_ids = suppressed_token_ids(
+            self.model.config, self.processor, self.eos_token_ids, vocab_size
+        )
         self._rng_state: torch.Tensor | None = None
         self._cuda_rng_state: torch.Tensor | None = None
         self.reset(seed)
@@ -401,25 +401,39 @@ class HFVLMPolicy(Policy):
         return self.device.index if self.device.index is not None else torch.cuda.current_device()
 
 
-def _eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
+def check_sampling(temperature: float, top_p: float, max_new_tokens: int, min_new_tokens: int) -> None:
+    """Raise ValueError on sampling settings no sampler (HF or vLLM) can honour."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1 or not 0 <= min_new_tokens <= max_new_tokens:
+        raise ValueError(
+            f"need 1 <= max_new_tokens and 0 <= min_new_tokens <= max_new_tokens, "
+            f"got {max_new_tokens} and {min_new_tokens}"
+        )
+
+
+def eos_token_ids(generation_config: Any, tokenizer: Any, name: str) -> list[int]:
     """Every id that ends a reply: the checkpoint's generation config and the tokenizer's EOS."""
-    configured = model.generation_config.eos_token_id
+    configured = generation_config.eos_token_id
     ids = configured if isinstance(configured, list) else [configured]
     ids = [int(i) for i in ids if i is not None]
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(int(tokenizer.eos_token_id))
     if not ids:
-        raise ModelLoadError(f"model {model.name_or_path} defines no EOS token")
+        raise ModelLoadError(f"model {name} defines no EOS token")
     return ids
 
 
-def _suppressed_token_ids(model: Any, processor: Any, eos_token_ids: Sequence[int]) -> list[int]:
+def suppressed_token_ids(
+    config: Any, processor: Any, eos_token_ids: Sequence[int], vocab_size: int
+) -> list[int]:
     """Special (vision, control, padding) ids and unused vocab rows: never sampled, so replies re-score."""
     tokenizer = processor.tokenizer
-    vocab_size = model.get_output_embeddings().weight.shape[0]
     ids = {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
     ids.update(tokenizer.all_special_ids)
-    for source in (model.config, model.config.get_text_config(), processor):
+    for source in (config, config.get_text_config(), processor):
         for name, value in vars(source).items():
             if name.endswith(("token_id", "token_index")) and isinstance(value, int):
                 ids.add(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ import numpy as np
 from PIL import Image
 from rich.console import Console
 
-from agents.base import Policy
-from agents.scripted import CLUE_PHASE, observation_history
+from agents.base import Policy, decode_history, decode_phase, decode_role
+from vz_env.atomic import atomic_file
 from vz_env.parsing import parse_clue, parse_vote
 from vz_env.terminal_image import rich_image
+from vz_env.turn import Phase, Role
 
 SHOW_IMAGE = "/image"
-ROLE_TEXT = {0: "unknown (it may be you)", 1: "NOT SPY", 2: "SPY"}
+ROLE_TEXT = {Role.HIDDEN: "unknown (it may be you)", Role.CIVILIAN: "NOT SPY", Role.SPY: "SPY"}
 
 
 class PlayerQuit(Exception):
@@ -32,17 +32,9 @@ class PlayerQuit(Exception):
 
 def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write the picture as PNG through a temporary file and a rename, so no half-written file is left."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(image).save(handle, format="PNG")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_file(path, fsync=False) as handle:
+        Image.fromarray(image).save(handle, format="PNG")
+    return Path(path)
 
 
 def balance_braces(text: str) -> str:
@@ -69,8 +61,7 @@ def boxed(text: str) -> str:
 
 def vote_problem(text: str, observation: Mapping[str, Any]) -> str | None:
     """Why the env would reject this vote (out of range, self-vote, not a number); None if it accepts it."""
-    history = observation_history(observation)
-    num_players = max([h["player"] for h in history] + [1])
+    num_players = int(observation["num_players"])
     seat = observation["seat"]
     parsed = parse_vote(boxed(text), num_players, seat if seat < num_players else None)
     return None if parsed.valid or parsed.abstain else parsed.reason
@@ -103,7 +94,7 @@ class HumanAgent(Policy):
     def act(self, observation: Mapping[str, Any]) -> str:
         """Show the turn, read the person's clue or vote and box it like a model's answer."""
         self._show_turn(observation)
-        if observation["phase"] == CLUE_PHASE:
+        if decode_phase(observation) == Phase.CLUE:
             return boxed(self._ask_clue(observation))
         return boxed(self._ask_vote(observation))
 
@@ -118,7 +109,7 @@ class HumanAgent(Policy):
             if self.save_images is not None:
                 path = save_png(observation["image"], self.save_images / f"player_{seat}.png")
                 self.console.print(f"Your picture was saved to {path}", style="dim", markup=False)
-        self.console.print(f"Your role: [bold]{ROLE_TEXT[observation['role']]}[/]")
+        self.console.print(f"Your role: [bold]{ROLE_TEXT[decode_role(observation)]}[/]")
         self.console.print(self._history_text(observation), markup=False, highlight=False)
 
     def show_image(self, observation: Mapping[str, Any]) -> None:
@@ -128,10 +119,10 @@ class HumanAgent(Policy):
 
     def _history_text(self, observation: Mapping[str, Any]) -> str:
         """The public clues so far, one line each, as the models see them."""
-        history = observation_history(observation)
+        history = decode_history(observation)
         if not history:
             return "Clues so far: (none yet)"
-        lines = [f"  Round {h['round']}, PLAYER {h['player']}: {h['clue']}" for h in history]
+        lines = [f"  Round {h.round}, PLAYER {h.player}: {h.clue}" for h in history]
         return "Clues so far:\n" + "\n".join(lines)
 
     def _ask_clue(self, observation: Mapping[str, Any]) -> str:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from agents.base import Policy
+from agents.base import Policy, decode_history, decode_phase, decode_role, decode_scene
 from vz_env.data.scenes import COLORS, MATERIALS, SHAPES, SIZES, describe_object
+from vz_env.turn import Phase, Role
 
-CLUE_PHASE, DECISION_PHASE = 0, 1
-ROLE_SPY = 2
 _SYNONYMS = {
     "ball": "sphere",
     "block": "cube",
@@ -25,15 +23,10 @@ _SYNONYMS = {
 _WORD = re.compile(r"[a-z]+")
 
 
-def observation_history(observation: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The clue history of an observation as a list of {"round", "player", "clue"} (players 1-based)."""
-    return json.loads(observation["history"] or "[]")
-
-
-def observation_scene(observation: Mapping[str, Any]) -> list[dict[str, Any]]:
+def scene_objects(observation: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The objects of the player's own scene record, or [] when its picture has none (blank, photo)."""
-    scene = json.loads(observation["scene"]) if observation["scene"] else {}
-    return scene.get("objects", []) if isinstance(scene, dict) else []
+    objects = decode_scene(observation).get("objects", [])
+    return objects if isinstance(objects, list) else []
 
 
 def clue_attributes(clue: str) -> dict[str, str]:
@@ -74,7 +67,7 @@ class RandomAgent(SeededPolicy):
     name = "random"
 
     def act(self, observation: Mapping[str, Any]) -> str:
-        if observation["phase"] == CLUE_PHASE:
+        if decode_phase(observation) == Phase.CLUE:
             obj = {
                 "size": self._rng.choice(list(SIZES)),
                 "color": self._rng.choice(list(COLORS)),
@@ -82,7 +75,7 @@ class RandomAgent(SeededPolicy):
                 "shape": self._rng.choice(SHAPES),
             }
             return f"A random guess. \\boxed{{{describe_object(obj)}}}"
-        num_players = _num_players(observation)
+        num_players = int(observation["num_players"])
         choices = [p for p in range(1, num_players + 1) if p != observation["seat"] + 1] + ["N/A"]
         return f"A random vote. \\boxed{{{self._rng.choice(choices)}}}"
 
@@ -98,8 +91,8 @@ class SceneBot(SeededPolicy):
     name = "scene-bot"
 
     def act(self, observation: Mapping[str, Any]) -> str:
-        objects = observation_scene(observation)
-        if observation["phase"] == CLUE_PHASE:
+        objects = scene_objects(observation)
+        if decode_phase(observation) == Phase.CLUE:
             return self._clue(observation, objects)
         return self._vote(observation, objects)
 
@@ -107,11 +100,11 @@ class SceneBot(SeededPolicy):
         if not objects:
             return "I cannot make out details. \\boxed{there are a few objects on a plain floor}"
         others = [
-            clue_attributes(h["clue"])
-            for h in observation_history(observation)
-            if h["player"] != observation["seat"] + 1
+            clue_attributes(h.clue)
+            for h in decode_history(observation)
+            if h.player != observation["seat"] + 1
         ]
-        if observation["role"] == ROLE_SPY:
+        if decode_role(observation) == Role.SPY:
             confirmed = [o for o in objects if any(len(m) >= 2 and fits_scene(m, [o]) for m in others)]
             obj = self._pick(confirmed or objects)
             return f"I describe an object the others have seen too. \\boxed{{{describe_object(obj)}}}"
@@ -125,21 +118,15 @@ class SceneBot(SeededPolicy):
         if not objects:
             return "My picture tells me nothing. \\boxed{N/A}"
         contradictions: dict[int, int] = {}
-        for entry in observation_history(observation):
-            if entry["player"] == observation["seat"] + 1:
+        for entry in decode_history(observation):
+            if entry.player == observation["seat"] + 1:
                 continue
-            attributes = clue_attributes(entry["clue"])
+            attributes = clue_attributes(entry.clue)
             miss = int(bool(attributes) and not fits_scene(attributes, objects))
-            contradictions[entry["player"]] = contradictions.get(entry["player"], 0) + miss
+            contradictions[entry.player] = contradictions.get(entry.player, 0) + miss
         worst = max(contradictions.values(), default=0)
         suspects = [p for p, c in contradictions.items() if c == worst]
         if worst == 0:
             return "Nobody contradicts my picture. \\boxed{N/A}"
         suspect = suspects[int(self._rng.integers(len(suspects)))]
         return f"PLAYER {suspect} described objects I do not see. \\boxed{{{suspect}}}"
-
-
-def _num_players(observation: Mapping[str, Any]) -> int:
-    """At vote time every player has given clues, so the history names them all."""
-    players = [h["player"] for h in observation_history(observation)]
-    return max(players + [observation["seat"] + 1])

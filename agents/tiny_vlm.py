@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vz_env import prompts
+from vz_env.atomic import atomic_folder
 
 FAMILIES = ("qwen2_5_vl", "llava")
 CACHE_ENV = "VZ_SPY_CACHE"
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 VOCAB_SIZE = 3072
 CORPUS_GAMES = 400
 
@@ -57,9 +57,29 @@ QWEN_SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
-# The image side of 320x240 pictures after smart_resize: 168x252, i.e. 6x9 = 54 merged image tokens.
-QWEN_MAX_PIXELS = 64 * 28 * 28
 QWEN_MIN_PIXELS = 4 * 28 * 28
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Layer sizes of a tiny Qwen2.5-VL: every head is 32 wide (vLLM's CPU attention kernels need >= 32)."""
+
+    text_hidden: int
+    text_layers: int
+    text_heads: int
+    text_kv_heads: int
+    vision_hidden: int
+    vision_depth: int
+    max_image_tokens: int  # merged image tokens (28x28 pixels each) of a picture at most
+
+
+HEAD_DIM = 32
+TINY_SIZES = {
+    # The random test model: 320x240 pictures become 168x224, i.e. 6x8 = 48 merged image tokens.
+    "test": TinySize(64, 2, 2, 1, 64, 2, 64),
+    # The pretrained default: 320x240 pictures become 140x196, i.e. 5x7 = 35 merged image tokens.
+    "pretrain": TinySize(128, 4, 4, 2, 96, 2, 40),
+}
 
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -159,26 +179,22 @@ def build_tiny_vlm(out_dir: str | os.PathLike[str], family: str = "qwen2_5_vl", 
     if family not in FAMILIES:
         raise ValueError(f"unknown tiny VLM family {family!r}; choose one of {', '.join(FAMILIES)}")
     out = Path(out_dir).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not an empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         _BUILDERS[family](tmp, seed)
-        tmp.chmod(0o755)
-        try:
-            tmp.rename(out)
-        except OSError as err:
-            raise FileExistsError(f"{out} appeared while the tiny VLM was being built") from err
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
+def cache_dir() -> Path:
+    """Where built models are kept: $VZ_SPY_CACHE, default ~/.cache/vz-spy."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vz-spy").expanduser()
+
+
 def default_model_path(family: str = "qwen2_5_vl") -> Path:
-    """The built-in tiny VLM's folder, built on first use in $VZ_SPY_CACHE (default ~/.cache/vz-spy)."""
-    cache = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vz-spy").expanduser()
-    path = cache / f"tiny-{family.replace('_', '-')}-v{BUILDER_VERSION}"
+    """The random-weight tiny VLM's folder (the test model), built on first use in `cache_dir()`.
+
+    The model used when none is named is the pretrained one: `agents.default_model.pretrained_model_path`.
+    """
+    path = cache_dir() / f"tiny-{family.replace('_', '-')}-v{BUILDER_VERSION}"
     if not (path / "config.json").is_file():
         try:
             build_tiny_vlm(path, family=family, seed=0)
@@ -292,6 +308,13 @@ def _llama_tokenizer() -> Any:
 
 
 def _build_qwen2_5_vl(folder: Path, seed: int) -> None:
+    model, processor = new_qwen2_5_vl(seed, TINY_SIZES["test"])
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
+def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
+    """A random-weight Qwen2.5-VL of `size` and its processor, in memory (the pretrainer starts here)."""
     import torch
     from transformers import (
         GenerationConfig,
@@ -304,37 +327,43 @@ def _build_qwen2_5_vl(folder: Path, seed: int) -> None:
 
     tokenizer = _qwen_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    hidden = 64
+    eighth = HEAD_DIM // 16  # mrope shares a head's HEAD_DIM / 2 frequencies 2:3:3 among time, height, width
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
-            "intermediate_size": 2 * hidden,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
+            "hidden_size": size.text_hidden,
+            "intermediate_size": 2 * size.text_hidden,
+            "num_hidden_layers": size.text_layers,
+            "num_attention_heads": size.text_heads,
+            "num_key_value_heads": size.text_kv_heads,
+            "head_dim": HEAD_DIM,
             "max_position_embeddings": 4096,
-            "max_window_layers": 2,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+            "max_window_layers": size.text_layers,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1e6,
+                "mrope_section": [2 * eighth, 3 * eighth, 3 * eighth],
+            },
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
-            "depth": 2,
-            "hidden_size": hidden,
-            "intermediate_size": 2 * hidden,
-            "num_heads": 4,
-            "out_hidden_size": hidden,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
+            "depth": size.vision_depth,
+            "hidden_size": size.vision_hidden,
+            "intermediate_size": 2 * size.vision_hidden,
+            "num_heads": size.vision_hidden // HEAD_DIM,
+            "out_hidden_size": size.text_hidden,
+            "window_size": 112,
+            # Full attention in every block: windows only cost many small calls on tiny pictures.
+            "fullatt_block_indexes": list(range(size.vision_depth)),
         },
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
-    pixels = {"min_pixels": QWEN_MIN_PIXELS, "max_pixels": QWEN_MAX_PIXELS}
+    pixels = {"min_pixels": QWEN_MIN_PIXELS, "max_pixels": size.max_image_tokens * 28 * 28}
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(**pixels),
         tokenizer=tokenizer,
@@ -352,8 +381,7 @@ def _build_qwen2_5_vl(folder: Path, seed: int) -> None:
         temperature=0.8,
         top_p=1.0,
     )
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    return model, processor
 
 
 def _build_llava(folder: Path, seed: int) -> None:
@@ -386,8 +414,8 @@ def _build_llava(folder: Path, seed: int) -> None:
             "hidden_size": hidden,
             "intermediate_size": 2 * hidden,
             "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
             "max_position_embeddings": 4096,
             "bos_token_id": tokenizer.bos_token_id,
             "eos_token_id": tokenizer.eos_token_id,
@@ -420,6 +448,24 @@ def _build_llava(folder: Path, seed: int) -> None:
     )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
+    _published_llava_keys(folder / "model.safetensors")
+
+
+def _published_llava_keys(weights: Path) -> None:
+    """Name the CLIP tower's weights as published LLaVA checkpoints do (`vision_tower.vision_model.*`).
+
+    transformers 5 saves them as `vision_tower.*` and loads either name; vLLM accepts only the published one.
+    """
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(weights)
+    renamed = {
+        "vision_tower.vision_model." + key.removeprefix("vision_tower.")
+        if key.startswith("vision_tower.") and not key.startswith("vision_tower.vision_model.")
+        else key: value
+        for key, value in tensors.items()
+    }
+    save_file(renamed, weights, metadata={"format": "pt"})
 
 
 _BUILDERS = {"qwen2_5_vl": _build_qwen2_5_vl, "llava": _build_llava}

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vz_env.atomic import atomic_write_text
+from algorithms.sharding import SHARDED
+from vz_env.atomic import atomic_folder, atomic_write_text, remove_temporaries
 
 LATEST = "latest"
 PREFIX = "checkpoint-"
@@ -32,25 +33,49 @@ def set_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_checkpoint(run_dir: Path, iteration: int, model: Any, state: dict[str, Any]) -> Path:
-    """Write weights (adapters only with LoRA) and trainer state; older checkpoints go once this one is in."""
+def save_checkpoint(
+    run_dir: Path, iteration: int, model: Any, state: dict[str, Any], sharded: Path | None = None
+) -> Path:
+    """Write weights (adapters only with LoRA) and trainer state; older checkpoints go once this one is in.
+
+    `sharded`: a folder of sharded model and optimizer state (FSDP2) already written by every process; it
+    is moved in as the checkpoint's weights.
+    """
     run_dir = Path(run_dir)
     final = run_dir / f"{PREFIX}{iteration}"
-    tmp = run_dir / f".{PREFIX}{iteration}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if hasattr(model, "peft_config"):
-        model.save_pretrained(tmp / "adapter")
-    else:
-        torch.save(model.state_dict(), tmp / "model.pt")
-    torch.save({**state, "iteration": iteration, "rng": rng_states()}, tmp / "state.pt")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_folder(final, replace=True) as tmp:
+        if sharded is not None:
+            Path(sharded).rename(tmp / SHARDED)
+        elif hasattr(model, "peft_config"):
+            model.save_pretrained(tmp / "adapter")
+        else:
+            torch.save(model.state_dict(), tmp / "model.pt")
+        torch.save({**state, "iteration": iteration, "rng": rng_states()}, tmp / "state.pt")
     atomic_write_text(run_dir / LATEST, final.name + "\n")
-    for old in run_dir.glob(f"{PREFIX}*"):
-        if old != final and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+    _remove_other_checkpoints(run_dir, keep=final)
     return final
+
+
+def clean_leftovers(run_dir: Path) -> list[str]:
+    """Delete what a save killed midway left (temporaries, checkpoints the `latest` pointer does not name).
+
+    A kill can land after the new checkpoint was renamed in but before the pointer moved (the new one
+    goes; the run resumes from the one named), after the pointer moved (the older one goes), or while an
+    older one was being deleted (its remains go). Returns the names removed.
+    """
+    run_dir = Path(run_dir)
+    removed = remove_temporaries(run_dir, rf"{LATEST}|{PREFIX}\d+")
+    pointed = latest_checkpoint(run_dir)
+    return removed + _remove_other_checkpoints(run_dir, keep=pointed)
+
+
+def _remove_other_checkpoints(run_dir: Path, keep: Path | None) -> list[str]:
+    removed = []
+    for old in sorted(run_dir.glob(f"{PREFIX}*")):
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
+    return removed
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -58,8 +83,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     pointer = Path(run_dir) / LATEST
     if not pointer.exists():
         return None
-    folder = Path(run_dir) / pointer.read_text().strip()
-    return folder if (folder / "state.pt").exists() else None
+    name = pointer.read_text().strip()
+    folder = Path(run_dir) / name
+    return folder if name.startswith(PREFIX) and (folder / "state.pt").exists() else None
 
 
 def load_checkpoint(folder: Path, model: Any) -> dict[str, Any]:
@@ -70,7 +96,7 @@ def load_checkpoint(folder: Path, model: Any) -> dict[str, Any]:
         from peft.utils import load_peft_weights
 
         set_peft_model_state_dict(model, load_peft_weights(str(folder / "adapter"), device="cpu"))
-    else:
+    elif not (folder / SHARDED).is_dir():  # sharded weights are loaded by every process (sharding.py)
         model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu"))
     state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
     set_rng_states(state["rng"])

@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.base import Policy
 from algorithms.rollout import Rollout, play_games
+from vz_env.turn import Phase, Role
 
 Z_95 = 1.959963984540054
 
@@ -55,8 +56,10 @@ def evaluate(
     """Play num_games (rounded up to even) games: each seed once with A as the spy side, once with B.
 
     Seats and roles come from the env's seed; the spy side holds the spy seats, the other side every
-    civilian seat (and the observers in observer mode). Reports, per policy, the win rate as spy and
-    as civilian with 95% Wilson intervals, and its decision accuracy, N/A rate and invalid rate.
+    civilian seat (and the observers in observer mode). Reports, per policy, the win rate over all its
+    games (0.5 between equals) and as spy and as civilian, with 95% Wilson intervals, and its decision
+    accuracy, N/A rate, invalid rate and clue grounding (SPEC s10: clues that name an object of the
+    speaker's own scene; scene images only).
     """
     seeds = math.ceil(num_games / 2)
     rollouts: list[tuple[str, Rollout]] = []
@@ -68,14 +71,14 @@ def evaluate(
     return {"A": _report(rollouts, "A"), "B": _report(rollouts, "B"), "games": 2 * seeds, "seed": seed}
 
 
-def _side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int, str, str], Policy]:
+def _side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int, str, Role], Policy]:
     """Seat assignment: the spy side takes the spy seats, the other side every other seat."""
-    return lambda game, agent, role: spy_policy if role == "spy" else civilian_policy
+    return lambda game, agent, role: spy_policy if role == Role.SPY else civilian_policy
 
 
 def _report(rollouts: list[tuple[str, Rollout]], side: str) -> dict[str, Any]:
     spy_wins = spy_games = civ_wins = civ_games = 0
-    votes = correct = abstain = invalid = turns = invalid_turns = 0
+    votes = correct = abstain = invalid = turns = invalid_turns = scene_clues = grounded = 0
     for spy_side, rollout in rollouts:
         if spy_side == side:
             spy_games += len(rollout.games)
@@ -84,23 +87,27 @@ def _report(rollouts: list[tuple[str, Rollout]], side: str) -> dict[str, Any]:
             civ_games += len(rollout.games)
             civ_wins += sum(g.winner == "civilians" for g in rollout.games)
         for s in rollout.samples:
-            mine = (s.role == "spy") == (spy_side == side)
+            mine = (s.role == Role.SPY) == (spy_side == side)
             if not mine:
                 continue
+            turn = s.turn
             turns += 1
-            invalid_turns += not s.valid and not s.parsed.get("abstain")
-            if s.stage == "decision" and s.role != "spy":
+            invalid_turns += not turn.valid and not turn.abstain
+            if turn.grounded is not None:
+                scene_clues += 1
+                grounded += turn.grounded
+            if turn.phase == Phase.DECISION and s.role != Role.SPY:
                 votes += 1
-                correct += (
-                    s.parsed["vote"] is not None and rollout.games[s.game].roles[s.parsed["vote"]] == "spy"
-                )
-                abstain += bool(s.parsed["abstain"])
-                invalid += not s.valid and not s.parsed["abstain"]
+                correct += turn.voted_spy
+                abstain += turn.abstain
+                invalid += not turn.valid and not turn.abstain
     return {
+        "win_rate": Rate(spy_wins + civ_wins, spy_games + civ_games).to_dict(),
         "win_rate_as_spy": Rate(spy_wins, spy_games).to_dict(),
         "win_rate_as_civilian": Rate(civ_wins, civ_games).to_dict(),
         "decision_accuracy": Rate(correct, votes).to_dict(),
         "na_rate": Rate(abstain, votes).to_dict(),
         "invalid_vote_rate": Rate(invalid, votes).to_dict(),
         "invalid_turn_rate": Rate(invalid_turns, turns).to_dict(),
+        "clue_grounding": Rate(grounded, scene_clues).to_dict(),
     }

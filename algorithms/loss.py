@@ -6,6 +6,9 @@ import torch
 
 from algorithms.train_config import LOSS_NORMS
 
+LOSS_STATS = ("pg_loss", "kl", "clip_fraction", "ratio_mean", "is_weight_mean")
+"""The names of the detached stats `policy_loss` returns beside the loss."""
+
 
 def policy_loss(
     logprobs: torch.Tensor,
@@ -17,6 +20,8 @@ def policy_loss(
     beta_kl: float,
     norm: str = "sequence",
     max_len: int | None = None,
+    engine_logprobs: torch.Tensor | None = None,
+    is_cap: float = 2.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Scalar loss to minimise, and detached stats, for B sampled completions of up to T tokens.
 
@@ -29,10 +34,18 @@ def policy_loss(
     ratio = exp(logp - old) and the k3 estimator kl = exp(ref - logp) - (ref - logp) - 1. Reduced by `norm`:
     "sequence" token mean per completion, then batch mean (an empty completion counts as 0);
     "token" sum over the batch / number of tokens; "constant" sum / (B * max_len) as in Dr. GRPO.
+
+    `engine_logprobs` [B, T]: the log-probs an inference engine (vLLM) reported when it sampled the tokens.
+    Given, each token's policy-gradient term is multiplied by the detached truncated importance weight
+    min(exp(old - engine), `is_cap`), which corrects the small sampler/trainer mismatch (as TRL does; the
+    KL term is not weighted). None: the trainer's own model sampled, weight 1.
+
     Stats (token means over the batch): "kl" (0 without a reference), "clip_fraction" (tokens whose
-    gradient the clip removes), "ratio_mean", and "pg_loss" (the loss without the KL term).
+    gradient the clip removes), "ratio_mean", "is_weight_mean" (1 without engine log-probs), and
+    "pg_loss" (the loss without the KL term).
     """
-    _check_inputs(logprobs, old_logprobs, ref_logprobs, advantages, mask, clip_eps, beta_kl, norm, max_len)
+    _check_inputs(logprobs, old_logprobs, ref_logprobs, engine_logprobs, advantages, mask, norm, max_len)
+    _check_settings(clip_eps, beta_kl, ref_logprobs is not None, norm, is_cap)
     dtype = torch.promote_types(logprobs.dtype, torch.float32)
     keep = mask.bool()
     weight = keep.to(dtype)
@@ -43,6 +56,12 @@ def policy_loss(
     ratio = torch.exp(logp - old)
     clipped_ratio = ratio.clamp(1 - clip_eps, 1 + clip_eps)
     pg_per_token = -torch.min(ratio * adv, clipped_ratio * adv)
+    if engine_logprobs is None:
+        is_weight = torch.ones_like(logp)
+    else:
+        engine = torch.where(keep, engine_logprobs.detach().to(dtype), 0.0)
+        is_weight = torch.exp(old - engine).clamp(max=is_cap)
+        pg_per_token = pg_per_token * is_weight
     if ref_logprobs is None:
         kl_per_token = torch.zeros_like(logp)
     else:
@@ -54,10 +73,11 @@ def policy_loss(
         tokens = weight.sum().clamp(min=1.0)
         clipped = ((ratio < 1 - clip_eps) & (adv < 0)) | ((ratio > 1 + clip_eps) & (adv > 0))
         stats = {
+            "pg_loss": float(_reduce(pg_per_token, weight, norm, max_len)),
             "kl": float((kl_per_token * weight).sum() / tokens),
             "clip_fraction": float((clipped.to(dtype) * weight).sum() / tokens),
             "ratio_mean": float((ratio * weight).sum() / tokens),
-            "pg_loss": float(_reduce(pg_per_token, weight, norm, max_len)),
+            "is_weight_mean": float((is_weight * weight).sum() / tokens),
         }
     return loss, stats
 
@@ -76,33 +96,44 @@ def _check_inputs(
     logprobs: torch.Tensor,
     old_logprobs: torch.Tensor | None,
     ref_logprobs: torch.Tensor | None,
+    engine_logprobs: torch.Tensor | None,
     advantages: torch.Tensor,
     mask: torch.Tensor,
-    clip_eps: float,
-    beta_kl: float,
     norm: str,
     max_len: int | None,
 ) -> None:
-    """Raise ValueError on shapes or settings the loss cannot honour."""
+    """Raise ValueError on tensor shapes the loss cannot honour."""
     if logprobs.dim() != 2 or logprobs.shape[0] == 0:
         raise ValueError(f"logprobs must be [B, T] with B >= 1, got shape {tuple(logprobs.shape)}")
     shape = tuple(logprobs.shape)
-    for name, tensor in (("old_logprobs", old_logprobs), ("ref_logprobs", ref_logprobs), ("mask", mask)):
+    tensors = (
+        ("old_logprobs", old_logprobs),
+        ("ref_logprobs", ref_logprobs),
+        ("engine_logprobs", engine_logprobs),
+        ("mask", mask),
+    )
+    for name, tensor in tensors:
         if tensor is not None and tuple(tensor.shape) != shape:
             raise ValueError(f"{name} must have the shape of logprobs {shape}, got {tuple(tensor.shape)}")
     if tuple(advantages.shape) != shape[:1]:
         raise ValueError(f"advantages must be [B] = {shape[:1]}, got {tuple(advantages.shape)}")
-    if not 0 < clip_eps < 1:
-        raise ValueError(f"clip_eps must be in (0, 1), got {clip_eps!r}")
-    if beta_kl < 0:
-        raise ValueError(f"beta_kl must be >= 0, got {beta_kl!r}")
-    if beta_kl > 0 and ref_logprobs is None:
-        raise ValueError(f"beta_kl = {beta_kl} needs ref_logprobs (beta_kl=0 trains without a reference)")
-    if norm not in LOSS_NORMS:
-        raise ValueError(f"norm must be one of {LOSS_NORMS}, got {norm!r}")
     if norm == "constant":
         if max_len is None or max_len < 1:
             raise ValueError(f"norm 'constant' needs max_len >= 1 (the generation limit), got {max_len!r}")
         longest = int(mask.bool().sum(dim=1).max())
         if longest > max_len:
             raise ValueError(f"a completion has {longest} tokens, more than max_len = {max_len}")
+
+
+def _check_settings(clip_eps: float, beta_kl: float, has_reference: bool, norm: str, is_cap: float) -> None:
+    """Raise ValueError on settings the loss cannot honour."""
+    if not 0 < clip_eps < 1:
+        raise ValueError(f"clip_eps must be in (0, 1), got {clip_eps!r}")
+    if beta_kl < 0:
+        raise ValueError(f"beta_kl must be >= 0, got {beta_kl!r}")
+    if beta_kl > 0 and not has_reference:
+        raise ValueError(f"beta_kl = {beta_kl} needs ref_logprobs (beta_kl=0 trains without a reference)")
+    if norm not in LOSS_NORMS:
+        raise ValueError(f"norm must be one of {LOSS_NORMS}, got {norm!r}")
+    if not is_cap >= 1:
+        raise ValueError(f"is_cap must be >= 1, got {is_cap!r}")

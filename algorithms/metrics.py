@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vz_env.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
 
 TIMING_KEYS = ("seconds_rollout", "seconds_scoring", "seconds_update", "seconds_total")
 
@@ -21,7 +25,8 @@ class MetricsLog:
 
     def truncate(self, iterations: int) -> None:
         """Keep only the lines of iterations 1..`iterations` (what the checkpoint being resumed has seen)."""
-        kept = [row for row in read_metrics(self.path) if row["iteration"] <= iterations]
+        rows = read_metrics(self.path, drop_partial_last=True)
+        kept = [row for row in rows if row["iteration"] <= iterations]
         atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in kept))
 
     def write(self, row: dict[str, Any]) -> None:
@@ -38,12 +43,53 @@ class MetricsLog:
             self._tb.close()
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a metrics.jsonl (an empty list when it does not exist yet)."""
+def read_metrics(path: str | Path, drop_partial_last: bool = False) -> list[dict[str, Any]]:
+    """The rows of a metrics.jsonl (an empty list when it does not exist yet).
+
+    A line that is not a JSON object is a ValueError naming the file and the line, except, with
+    `drop_partial_last`, a last line cut short by a killed run, which is left out.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            if drop_partial_last and number == len(lines):
+                break
+            raise ValueError(
+                f"{path} line {number} is not valid JSON ({err.msg}); was the run killed?"
+            ) from None
+        if not isinstance(row, dict) or "iteration" not in row:
+            raise ValueError(f"{path} line {number} is not a metrics row")
+        rows.append(row)
+    return rows
+
+
+def pool_across_processes(
+    metrics: dict[str, Any], gather: Callable[[torch.Tensor], torch.Tensor]
+) -> dict[str, Any]:
+    """The metrics over every process: ints (counts) summed, floats averaged, anything else kept as it is.
+
+    The keys come from the row itself, so a new metric is pooled without being listed anywhere. `gather`
+    takes this process's [1, K] float64 tensor and returns the [P, K] stack of every process's (a collective:
+    every process calls it, with the same keys, which rows built by the same code have).
+    """
+    import torch
+
+    keys = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    if not keys:
+        return dict(metrics)
+    local = torch.tensor([[float(metrics[k]) for k in keys]], dtype=torch.float64)
+    stacked = gather(local).to(torch.float64)
+    sums, means = stacked.sum(0).tolist(), stacked.mean(0).tolist()
+    pooled = {k: int(sums[i]) if isinstance(metrics[k], int) else means[i] for i, k in enumerate(keys)}
+    return {k: pooled.get(k, v) for k, v in metrics.items()}
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The trainable model and its KL reference: LoRA adapters (reference = adapters off) or full fine-tuning."""
+"""The trainable model and its KL reference: LoRA adapters (reference = adapters off) or full fine-tuning.
+
+Under an FSDP2 launch a fully fine-tuned model and its frozen reference copy are sharded the same way
+(`algorithms.sharding`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import torch
 
+from algorithms.sharding import gathered, shard, shards_models
 from algorithms.train_config import SPOConfig
 
 
@@ -43,9 +48,14 @@ class Reference:
 
     @contextlib.contextmanager
     def model(self) -> Iterator[Any]:
-        """The reference model for the duration of the block (adapters re-enabled afterwards)."""
+        """The reference model for the duration of the block (adapters re-enabled afterwards).
+
+        A sharded copy has every shard gathered for the block, so processes may score different numbers
+        of chunks.
+        """
         if self._copy is not None:
-            yield self._copy
+            with gathered(self._copy) as reference:
+                yield reference
         else:
             with self._model.disable_adapter():
                 yield self._model
@@ -55,7 +65,8 @@ def prepare_model(model: Any, config: SPOConfig) -> tuple[Any, Reference]:
     """The trainable model and its reference; a reference copy is taken before any adapter is added.
 
     Adapter initialisation draws from a generator seeded with `config.seed`, so the same config gives
-    the same starting adapters whatever ran before in the process.
+    the same starting adapters whatever ran before in the process. Full fine-tuning under an FSDP2 launch
+    shards both the model and its reference copy (before the optimizer sees the parameters).
     """
     frozen_copy = None
     if config.reference == "copy":
@@ -65,8 +76,12 @@ def prepare_model(model: Any, config: SPOConfig) -> tuple[Any, Reference]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         trainable = make_trainable(model, config)
+    if config.finetune == "full" and shards_models():
+        trainable = shard(trainable)
+        frozen_copy = shard(frozen_copy, frozen=True)
     return trainable, Reference(trainable, frozen_copy)
 
 
 def trainable_parameters(model: Any) -> list[Any]:
+    """The parameters the optimizer updates (adapters only with LoRA)."""
     return [p for p in model.parameters() if p.requires_grad]

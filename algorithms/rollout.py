@@ -2,62 +2,67 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents.base import Policy
 from vz_env import spy_v0
-from vz_env.parsing import parse_vote
-from vz_env.rewards import decision_reward
+from vz_env.turn import Phase, Role, Turn
 
+# The trainer's names of its two stages (its settings and metrics use them); Rollout.stage reads both.
 CLUE_STAGE, DECISION_STAGE = "clue", "decision"
-PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, str], Policy]
+PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, Role], Policy]
 
 
 @dataclass
 class TurnSample:
-    """One sampled action, ready for a trainer: who, in which stage, what it said, and what it earned.
+    """One sampled action, ready for a trainer: the Turn the game made of it, beside its generation.
 
     In the decision stage of vote mode, each voter's prompt gets `group_size` samples (`sample` 0 is
-    the one played); all share `group`. `generation` holds token ids, log-probs and model inputs when
-    the policy is a VLM, else None. `reward` is the player's zero-sum game reward for clue turns (set
-    when the game ends; add `format_reward` for the clue's format term) and the verifiable decision
-    reward for votes (format term included); spies' votes (spy_votes=True) get 0.
+    the one played, the others judged by the same rules without being played); all share `group`.
+    `generation` holds token ids, log-probs and model inputs when the policy is a VLM, else None.
+    `reward` is the player's zero-sum game reward for clue turns (set when the game ends; the trainer
+    adds its own clue format term, SPOConfig.clue_format_weight, 0 by default) and the verifiable
+    decision reward for votes (format term included); spies' votes (spy_votes=True) get 0.
     """
 
     game: int
-    agent: str
-    role: str
-    stage: str
-    round: int
+    turn: Turn
+    role: Role
     policy: str
-    text: str
-    valid: bool
-    parsed: dict[str, Any]
     generation: Any = None
     sample: int = 0
     group: tuple | None = None
     reward: float = 0.0
-    format_reward: float = 0.0
+
+    @property
+    def agent(self) -> str:
+        """The agent that acted (the turn's)."""
+        return self.turn.agent
+
+    @property
+    def stage(self) -> Phase:
+        """The phase the action was taken in (CLUE or DECISION)."""
+        return self.turn.phase
 
     @property
     def num_tokens(self) -> int:
+        """Generated tokens of the sample (0 without a generation)."""
         return 0 if self.generation is None else int(self.generation.completion_ids.numel())
 
 
 @dataclass
 class GameRecord:
-    """The outcome of one game: seed, roles, who each policy was, votes, rewards, winner, the transcript."""
+    """The outcome of one game: seed, roles, who each policy was, votes, rewards, winner, its Turns."""
 
     seed: int
-    roles: dict[str, str]
+    roles: dict[str, Role]
     policies: dict[str, str]
     rewards: dict[str, float]
     votes_received: dict[str, int]
     winner: str
-    transcript: list[dict[str, Any]]
+    transcript: list[Turn]
 
 
 @dataclass
@@ -67,15 +72,17 @@ class Rollout:
     samples: list[TurnSample] = field(default_factory=list)
     games: list[GameRecord] = field(default_factory=list)
 
-    def stage(self, stage: str) -> list[TurnSample]:
-        return [s for s in self.samples if s.stage == stage]
+    def stage(self, stage: Phase | str) -> list[TurnSample]:
+        """The samples of one stage, named by its Phase or by a trainer's stage name ("clue", "decision")."""
+        phase = Phase[stage.upper()] if isinstance(stage, str) else stage
+        return [s for s in self.samples if s.turn.phase == phase]
 
     @property
     def tokens(self) -> int:
         return sum(s.num_tokens for s in self.samples)
 
 
-def resolve_policies(policies: PolicySpec) -> Callable[[int, str, str], Policy]:
+def resolve_policies(policies: PolicySpec) -> Callable[[int, str, Role], Policy]:
     """Seat assignment as a function (game index, agent, role) -> policy, from a policy, map or function."""
     if isinstance(policies, Policy):
         return lambda game, agent, role: policies
@@ -125,7 +132,7 @@ def play_games(
         for batch in by_policy.values():
             policy = assigned[batch[0]]
             first_obs = observations[batch[0][0]][batch[0][1]]
-            voting = first_obs["phase"] == 1 and envs[0].config.decision_mode == "vote"
+            voting = first_obs["phase"] == Phase.DECISION and envs[0].config.decision_mode == "vote"
             samples_per = group_size if voting else 1
             results = _call(
                 policy, [observations[i][a] for i, a in batch], samples_per, id(policy) in samplers
@@ -174,71 +181,26 @@ def _samples(
     outs: list[tuple[str, Any]],
     info: dict[str, Any],
 ) -> list[TurnSample]:
-    """The played action's sample, parsed by the env, plus any extra decision samples scored here."""
+    """The played action's sample with the Turn the env made, plus extra vote samples judged by the game."""
     game = env.unwrapped.game
     turn = info[agent]["turn"]
     role = game.role(agent)
-    group = _decision_group(game, game_index, agent) if turn["phase"] == DECISION_STAGE else None
-    samples = [_from_turn(game_index, role, label, turn, outs[0], group)]
-    cfg = game.config
-    weight = cfg.format_weight if cfg.format_reward else 0.0
+    group = _decision_group(game, game_index, agent) if turn.phase == Phase.DECISION else None
+    samples = [TurnSample(game_index, turn, role, label, outs[0][1], 0, group, _vote_reward(turn))]
     for k, (text, generation) in enumerate(outs[1:], start=1):
-        vote = parse_vote(text[: cfg.max_action_chars], cfg.num_players, game.seat_of.get(agent))
-        reward = decision_reward(
-            vote, game.spies, cfg.reward_correct, cfg.reward_abstain, cfg.reward_wrong, weight
-        )
-        parsed = {
-            "vote": None if vote.target is None else f"player_{vote.target}",
-            "abstain": vote.abstain,
-            "reason": vote.reason,
-        }
-        samples.append(
-            TurnSample(
-                game_index,
-                agent,
-                role,
-                DECISION_STAGE,
-                turn["round"],
-                label,
-                text,
-                vote.valid,
-                parsed,
-                generation,
-                k,
-                group,
-                reward if role != "spy" else 0.0,
-                weight if vote.well_formed else -weight,
-            )
-        )
+        extra = game.judge_vote(agent, text)
+        samples.append(TurnSample(game_index, extra, role, label, generation, k, group, _vote_reward(extra)))
     return samples
+
+
+def _vote_reward(turn: Turn) -> float:
+    """A sample's reward until the game ends: the decision reward of a scored vote, else 0."""
+    return turn.decision_reward if turn.decision_reward is not None else 0.0
 
 
 def _decision_group(game: Any, game_index: int, agent: str) -> tuple:
     """Samples of one decision prompt: a voter's G samples, or all observers of a game (same prompt)."""
     return (game_index,) if game.config.decision_mode == "observer" else (game_index, agent)
-
-
-def _from_turn(
-    game_index: int, role: str, label: str, turn: dict[str, Any], out: tuple[str, Any], group: tuple | None
-) -> TurnSample:
-    parsed = {k: turn[k] for k in ("clue", "vote", "abstain", "reason")}
-    reward = turn["decision_reward"] if turn["decision_reward"] is not None else 0.0
-    return TurnSample(
-        game_index,
-        turn["agent"],
-        role,
-        turn["phase"],
-        turn["round"],
-        label,
-        out[0],
-        turn["valid"],
-        parsed,
-        out[1],
-        0,
-        group,
-        reward,
-        turn["format_reward"],
-    )
 
 
 def _settle(rollout: Rollout, envs: list[Any], assigned: Mapping[tuple[int, str], Policy], seed: int) -> None:
@@ -254,9 +216,9 @@ def _settle(rollout: Rollout, envs: list[Any], assigned: Mapping[tuple[int, str]
                 rewards=rewards,
                 votes_received=dict(zip(game.players, game.votes_received())),
                 winner=game.winner(),
-                transcript=[dataclasses.asdict(t) for t in game.turns],
+                transcript=list(game.turns),
             )
         )
     for sample in rollout.samples:
-        if sample.stage == CLUE_STAGE:
+        if sample.turn.phase == Phase.CLUE:
             sample.reward = rollout.games[sample.game].rewards[sample.agent]

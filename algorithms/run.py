@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from algorithms.checkpoint import clean_leftovers
 from algorithms.metrics import MetricsLog
-from algorithms.train_config import SPOConfig
-from algorithms.trainers import trainer_class
+from algorithms.train_config import SPOConfig, algorithm_settings
 from vz_env.atomic import atomic_write_text
 from vz_env.config import SpyConfig
+from vz_env.data import resolve_source
 
 
 def run_config(algo: str, model: str | None, trainer: SPOConfig, env: dict[str, Any]) -> dict[str, Any]:
-    """Everything that defines a run, as saved in RUN_DIR/config.json (validated before anything runs)."""
-    trainer_class(algo)
+    """Everything that defines a run, as saved in RUN_DIR/config.json (validated before anything runs).
+
+    `algo` names the preset the trainer settings started from (see `train_config.ALGORITHMS`); the
+    `trainer` section, `stage_schedule` included, is what runs.
+    """
+    algorithm_settings(algo)
     SpyConfig.from_kwargs(**env)
-    if not all(isinstance(v, (str, int, float, bool, list, tuple)) for v in env.values()):
+    resolve_source(env.get("images", SpyConfig.images))
+    if not all(isinstance(v, (str, int, float, bool, list, tuple, type(None))) for v in env.values()):
         raise ValueError(
             "env settings in a run config must be plain values (a kind name or folder for images)"
         )
@@ -38,10 +45,19 @@ def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[st
 
 
 def load_run_config(run_dir: Path) -> dict[str, Any]:
+    """The config.json of a run folder; ValueError naming the file (and line) when it is missing or broken."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise ValueError(f"{run_dir} is not a run folder (no config.json)")
-    return json.loads(path.read_text())
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} line {err.lineno} is not valid JSON ({err.msg})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("trainer"), dict):
+        raise ValueError(f"{path} is not a run config (expected an object with a 'trainer' section)")
+    return config
 
 
 def train(
@@ -57,7 +73,8 @@ def train(
     `stop_after` ends the call after that many iterations in total (the run can be resumed later).
     """
     from agents.hf_vlm import HFVLMPolicy
-    from algorithms.trainer import default_accelerator
+    from algorithms.sharding import check_setup
+    from algorithms.trainer import Trainer, default_accelerator
 
     run_dir = Path(run_dir)
     if resume:
@@ -70,11 +87,17 @@ def train(
     elif (run_dir / "config.json").exists():
         raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     trainer_cfg = SPOConfig.from_dict(config["trainer"])
+    processes = accelerator.num_processes if accelerator else None
+    check_setup(trainer_cfg.finetune, processes, trainer_cfg.rollout_backend)
     accelerator = accelerator or default_accelerator()
     policy = HFVLMPolicy(config["model"], seed=trainer_cfg.seed, device=accelerator.device)
-    trainer = trainer_class(config["algo"])(policy, trainer_cfg, config["env"], accelerator)
+    trainer = Trainer(policy, trainer_cfg, config["env"], accelerator)
     main = trainer.accelerator.is_main_process
+    existed = run_dir.is_dir()
+    fresh = main and not resume and not (existed and any(run_dir.iterdir()))
     if main:
+        if resume:
+            clean_leftovers(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
     log = MetricsLog(run_dir) if main else None
@@ -84,20 +107,28 @@ def train(
         log.truncate(0)
     rows = []
     last = min(trainer_cfg.iterations, stop_after or trainer_cfg.iterations)
-    while trainer.iteration < last:
-        row = trainer.run_iteration()
-        rows.append(row)
+    try:
+        while trainer.iteration < last:
+            row = trainer.run_iteration()
+            rows.append(row)
+            if log is not None:
+                log.write(row)
+            if (
+                trainer.iteration % trainer_cfg.checkpoint_every == 0
+                or trainer.iteration == trainer_cfg.iterations
+            ):
+                trainer.save(run_dir)
+            if on_iteration is not None:
+                on_iteration(row)
+    except BaseException:
+        if fresh and not rows:  # a start that failed leaves nothing to refuse the next start
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if existed:
+                run_dir.mkdir()
+        raise
+    finally:
         if log is not None:
-            log.write(row)
-        if (
-            trainer.iteration % trainer_cfg.checkpoint_every == 0
-            or trainer.iteration == trainer_cfg.iterations
-        ):
-            trainer.save(run_dir)
-        if on_iteration is not None:
-            on_iteration(row)
-    if log is not None:
-        log.close()
+            log.close()
     return rows
 
 

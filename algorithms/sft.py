@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,35 +20,15 @@ import numpy as np
 import torch
 
 from agents.base import Policy
-from agents.scripted import CLUE_PHASE, SceneBot
-from algorithms.rollout import CLUE_STAGE, DECISION_STAGE, play_games
+from agents.scripted import SceneBot
+from algorithms.rollout import play_games
+from algorithms.sft_config import SFTConfig
+from vz_env.atomic import atomic_folder, require_free_folder
 from vz_env.config import SpyConfig
 from vz_env.parsing import parse_clue
+from vz_env.turn import Phase, Role
 
 FALLBACK_CLUE = "a few objects on a plain floor"
-
-
-@dataclass(frozen=True)
-class SFTConfig:
-    """Warm-start settings; the defaults suit the built-in tiny VLM (use ~1e-5 for a real checkpoint)."""
-
-    games: int = 32
-    epochs: int = 4
-    learning_rate: float = 5e-3
-    batch_size: int = 16
-    max_grad_norm: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("games", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        for name in ("learning_rate", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if type(self.seed) is not int or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
 
 
 @dataclass
@@ -84,7 +62,7 @@ class FormatTeacher(Policy):
             self._rng = np.random.default_rng(seed)
 
     def act(self, observation: Mapping[str, Any]) -> str:
-        if observation["phase"] == CLUE_PHASE:
+        if observation["phase"] == Phase.CLUE:
             clue = parse_clue(self._bot.act(observation)).clue or FALLBACK_CLUE
             target = f"\\boxed{{{clue}}}"
         else:
@@ -175,17 +153,15 @@ def format_report(
     valid ones; `chance` is the accuracy of a uniform vote over the other players (1 / (N - 1), one spy).
     """
     rollout = play_games(policy, num_games, seed, 1, env_kwargs)
-    clues = rollout.stage(CLUE_STAGE)
-    votes = [s for s in rollout.stage(DECISION_STAGE) if s.role != "spy"]
-    correct = [
-        s.parsed["vote"] is not None and rollout.games[s.game].roles[s.parsed["vote"]] == "spy" for s in votes
-    ]
+    clues = rollout.stage(Phase.CLUE)
+    votes = [s for s in rollout.stage(Phase.DECISION) if s.role != Role.SPY]
+    correct = [s.turn.voted_spy for s in votes]
     config = SpyConfig.from_kwargs(**dict(env_kwargs or {}))
     return {
-        "valid_clue_rate": _mean([s.valid for s in clues]),
-        "valid_vote_rate": _mean([s.valid for s in votes]),
+        "valid_clue_rate": _mean([s.turn.valid for s in clues]),
+        "valid_vote_rate": _mean([s.turn.valid for s in votes]),
         "decision_accuracy": _mean(correct),
-        "valid_vote_accuracy": sum(correct) / max(1, sum(s.valid for s in votes)),
+        "valid_vote_accuracy": sum(correct) / max(1, sum(s.turn.valid for s in votes)),
         "chance": config.num_spies / (config.num_players - 1),
     }
 
@@ -193,18 +169,10 @@ def format_report(
 def save_model_folder(policy: Any, out: str | Path, metadata: Mapping[str, Any]) -> Path:
     """Model, processor and `sft.json` into `out`, atomically: a temp folder beside it, then a rename."""
     out = free_folder(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         policy.model.save_pretrained(tmp)
         policy.processor.save_pretrained(tmp)
         (tmp / "sft.json").write_text(json.dumps(dict(metadata), indent=2, default=repr) + "\n")
-        tmp.chmod(0o755)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -242,10 +210,7 @@ def warm_start(
 
 def free_folder(out: str | Path) -> Path:
     """The absolute path of `out`, which must not exist yet or be an empty folder (nothing is overwritten)."""
-    out = Path(out).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not an empty folder")
-    return out
+    return require_free_folder(Path(out).expanduser().resolve())
 
 
 def _mean(flags: Sequence[bool]) -> float:

@@ -1,4 +1,4 @@
-"""Which stage Iterative-SPO trains each iteration (clue or decision), from decision accuracy and N/A rate."""
+"""Which stage the trainer trains each iteration (clue or decision): the `stage_schedule` setting."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Any
 
 import torch
 
-from algorithms.baselines import MeanAllReduce
+from algorithms.advantages import MeanAllReduce
 from algorithms.train_config import STAGES, SPOConfig
+
+FIXED_STAGES = {"decision-only": "decision", "clue-only": "clue"}
+"""The schedules that always train one stage, and that stage."""
 
 
 class StageController:
@@ -20,20 +23,22 @@ class StageController:
          samples, whose accuracy and N/A rate (each a fraction of all decision samples) it measures;
       2. it calls `update(acc_t, na_t)`: the stats are averaged across processes (`all_reduce`), each EMA
          takes ema <- rho * ema + (1 - rho) * x, and `iterations_in_stage` counts iteration t;
-      3. if iteration t made `iterations_in_stage` reach `min_stage_iters` or more and the updated EMAs meet
-         the rule, the stage flips and `iterations_in_stage` restarts at 0. The returned stage is the one
-         iteration t + 1 trains in.
-    Rule "adaptive": decision -> clue when acc_ema >= switch_to_clue_acc and na_ema <= switch_to_clue_na;
-    clue -> decision when 1 - acc_ema >= switch_to_decision_err or na_ema >= switch_to_decision_na.
-    Rule "alternate": flip every `alternate_every` iterations whatever the stats (EMAs still kept for logs).
-    So with the defaults the first switch can follow iteration 5 at the earliest, making iteration 6 the
-    first one in the new stage.
+      3. if the schedule's rule holds after iteration t, the stage flips and `iterations_in_stage` restarts
+         at 0. The returned stage is the one iteration t + 1 trains in.
+    Schedule "adaptive": once `iterations_in_stage` >= `min_stage_iters`, decision -> clue when
+    acc_ema >= switch_to_clue_acc and na_ema <= switch_to_clue_na, clue -> decision when
+    1 - acc_ema >= switch_to_decision_err or na_ema >= switch_to_decision_na; and once it reaches
+    `stage_patience` the stage flips whatever the EMAs. With `stage_ema_bias_correction` the rules (and the
+    `acc_ema`/`na_ema` properties) use each EMA divided by 1 - rho^t, t the number of updates so far.
+    Schedule "alternate": flip every `alternate_every` iterations whatever the stats. Schedules
+    "decision-only" and "clue-only" never flip (and ignore `start_stage`). Every schedule keeps the EMAs.
     """
 
     def __init__(self, config: SPOConfig | None = None, all_reduce: MeanAllReduce | None = None) -> None:
         self.config = config if config is not None else SPOConfig()
         self._all_reduce = all_reduce
-        self._stage = self.config.start_stage
+        self._stage = FIXED_STAGES.get(self.config.stage_schedule, self.config.start_stage)
+        self._updates = 0
         self._iterations_in_stage = 0
         self._acc_ema = 0.0
         self._na_ema = 0.0
@@ -50,13 +55,19 @@ class StageController:
 
     @property
     def acc_ema(self) -> float:
-        """EMA of the decision accuracy."""
-        return self._acc_ema
+        """EMA of the decision accuracy (bias-corrected when the config asks for it)."""
+        return self._corrected(self._acc_ema)
 
     @property
     def na_ema(self) -> float:
-        """EMA of the decision N/A rate."""
-        return self._na_ema
+        """EMA of the decision N/A rate (bias-corrected when the config asks for it)."""
+        return self._corrected(self._na_ema)
+
+    def _corrected(self, ema: float) -> float:
+        """The EMA divided by 1 - rho^t when bias correction is on (and after at least one update)."""
+        if not self.config.stage_ema_bias_correction or self._updates == 0:
+            return ema
+        return ema / (1 - self.config.stage_ema_rho**self._updates)
 
     def update(self, accuracy: float, na_rate: float) -> str:
         """Absorb one finished iteration's decision stats and return the stage for the next iteration."""
@@ -69,6 +80,7 @@ class StageController:
         rho = self.config.stage_ema_rho
         self._acc_ema = rho * self._acc_ema + (1 - rho) * accuracy
         self._na_ema = rho * self._na_ema + (1 - rho) * na_rate
+        self._updates += 1
         self._iterations_in_stage += 1
         if self._should_switch():
             self._stage = "clue" if self._stage == "decision" else "decision"
@@ -76,20 +88,26 @@ class StageController:
         return self._stage
 
     def _should_switch(self) -> bool:
-        """Whether the current stage has run long enough and its exit rule holds."""
+        """Whether the schedule ends the current stage now."""
         cfg = self.config
+        if cfg.stage_schedule in FIXED_STAGES:
+            return False
         if cfg.stage_schedule == "alternate":
             return self._iterations_in_stage >= cfg.alternate_every
         if self._iterations_in_stage < cfg.min_stage_iters:
             return False
+        if self._iterations_in_stage >= cfg.stage_patience:
+            return True
+        acc, na = self.acc_ema, self.na_ema
         if self._stage == "decision":
-            return self._acc_ema >= cfg.switch_to_clue_acc and self._na_ema <= cfg.switch_to_clue_na
-        return 1 - self._acc_ema >= cfg.switch_to_decision_err or self._na_ema >= cfg.switch_to_decision_na
+            return acc >= cfg.switch_to_clue_acc and na <= cfg.switch_to_clue_na
+        return 1 - acc >= cfg.switch_to_decision_err or na >= cfg.switch_to_decision_na
 
     def state_dict(self) -> dict[str, Any]:
-        """Stage, dwell count and EMAs, for checkpoints."""
+        """Stage, update and dwell counts, and the raw EMAs, for checkpoints."""
         return {
             "stage": self._stage,
+            "updates": self._updates,
             "iterations_in_stage": self._iterations_in_stage,
             "acc_ema": self._acc_ema,
             "na_ema": self._na_ema,
@@ -97,12 +115,13 @@ class StageController:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what `state_dict` wrote."""
-        missing = {"stage", "iterations_in_stage", "acc_ema", "na_ema"} - set(state)
+        missing = {"stage", "updates", "iterations_in_stage", "acc_ema", "na_ema"} - set(state)
         if missing:
             raise ValueError(f"StageController state lacks {sorted(missing)}")
         if state["stage"] not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {state['stage']!r}")
         self._stage = state["stage"]
+        self._updates = int(state["updates"])
         self._iterations_in_stage = int(state["iterations_in_stage"])
         self._acc_ema = float(state["acc_ema"])
         self._na_ema = float(state["na_ema"])

@@ -2,147 +2,189 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from vz_env.settings import (
+    at_least,
+    fraction,
+    from_mapping,
+    one_of,
+    positive,
+    setting,
+    to_plain_dict,
+    validate,
+)
 
 BASELINE_TIMINGS = ("before", "after")
 LOSS_NORMS = ("sequence", "token", "constant")
-STAGE_SCHEDULES = ("adaptive", "alternate")
+STAGE_SCHEDULES = ("adaptive", "alternate", "decision-only", "clue-only")
 STAGES = ("decision", "clue")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 FINETUNE_MODES = ("lora", "full")
 REFERENCES = ("disable-adapter", "copy")
+ROLLOUT_BACKENDS = ("hf", "vllm")
 DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-
-
-def _rule(default: Any, allowed: str, check: Callable[[Any], bool]) -> Any:
-    """A field whose value must pass `check`; `allowed` words the rule for the error message."""
-    return field(default=default, metadata={"allowed": allowed, "check": check})
-
-
-def _one_of(default: str, options: tuple[str, ...]) -> Any:
-    """A string field restricted to `options`."""
-    return _rule(default, f"one of {options}", lambda v: v in options)
-
-
-def _fraction(default: float) -> Any:
-    """A number field in [0, 1] (EMA factors, rates, thresholds)."""
-    return _rule(default, "in [0, 1]", lambda v: 0 <= v <= 1)
-
-
-def _positive(default: float) -> Any:
-    """A number field strictly above 0."""
-    return _rule(default, "> 0", lambda v: v > 0)
-
-
-def _at_least(default: float, low: float) -> Any:
-    """A number field at or above `low`."""
-    return _rule(default, f">= {low}", lambda v: v >= low)
 
 
 @dataclass(frozen=True)
 class SPOConfig:
     """Iterative-SPO settings (SPEC.md s6) with the paper's values as defaults.
 
-    To add a setting, declare it with a rule helper (`_one_of`, `_fraction`, `_positive`, `_at_least`, or
-    `_rule` for anything else); type and value checks, `from_dict` and `to_dict` pick it up from there.
+    To add a setting, declare it with a vz_env.settings helper (`one_of`, `fraction`, `positive`,
+    `at_least`, or `setting` for anything else) and its help text; checks, `from_dict`, `to_dict`,
+    the CLI help and the docs table pick it up from there.
     """
 
     # Role Advantage Estimation (clue stage).
-    role_ema_alpha: float = _fraction(0.95)
-    baseline_timing: str = _one_of("before", BASELINE_TIMINGS)
+    role_ema_alpha: float = fraction(0.95, "EMA factor of the per-role reward baselines (clue stage)")
+    baseline_timing: str = one_of(
+        "before",
+        BASELINE_TIMINGS,
+        "update the role baselines 'before' or 'after' computing this iteration's advantages",
+    )
+    clue_format_weight: float = at_least(
+        0.0,
+        0,
+        "clue format term: +w for a well-formed clue, -w otherwise, added to the reward the role "
+        "baseline tracks (0: the paper's zero-sum game reward alone)",
+    )
 
     # Group-normalised advantages (decision stage).
-    group_size: int = _at_least(8, 2)
-    adv_eps: float = _positive(1e-8)
+    group_size: int = at_least(8, 2, "G: sampled votes per decision prompt, normalised as one group")
+    adv_eps: float = positive(1e-8, "added to the group standard deviation before dividing")
 
     # Policy loss.
-    clip_eps: float = _rule(0.2, "in (0, 1)", lambda v: 0 < v < 1)
-    beta_kl: float = _at_least(0.04, 0)
-    loss_norm: str = _one_of("sequence", LOSS_NORMS)
+    clip_eps: float = setting(0.2, "PPO ratio clipping range epsilon", "in (0, 1)", lambda v: 0 < v < 1)
+    beta_kl: float = at_least(0.04, 0, "weight of the k3 KL penalty to the reference policy")
+    is_cap: float = at_least(
+        2.0,
+        1,
+        "C: truncation of the importance weight min(exp(logp_old - logp_engine), C) applied to "
+        "samples whose log-probs come from an inference engine (vLLM)",
+    )
+    loss_norm: str = one_of(
+        "sequence",
+        LOSS_NORMS,
+        "how token losses are averaged: per 'sequence', per 'token', or by a 'constant'",
+    )
 
     # Stage switching.
-    stage_ema_rho: float = _fraction(0.95)
-    switch_to_clue_acc: float = _fraction(0.9)
-    switch_to_clue_na: float = _fraction(0.1)
-    switch_to_decision_err: float = _fraction(0.4)
-    switch_to_decision_na: float = _fraction(0.5)
-    min_stage_iters: int = _at_least(5, 1)
-    stage_schedule: str = _one_of("adaptive", STAGE_SCHEDULES)
-    alternate_every: int = _at_least(5, 1)
-    start_stage: str = _one_of("decision", STAGES)
+    stage_ema_rho: float = fraction(
+        0.95, "EMA factor of the accuracy and N/A rates that drive stage switching"
+    )
+    switch_to_clue_acc: float = fraction(
+        0.9, "switch to the clue stage once decision accuracy EMA reaches this"
+    )
+    switch_to_clue_na: float = fraction(0.1, "... and the N/A rate EMA is at most this")
+    switch_to_decision_err: float = fraction(
+        0.4, "switch back to the decision stage once the error rate EMA reaches this"
+    )
+    switch_to_decision_na: float = fraction(0.5, "... or the N/A rate EMA reaches this")
+    min_stage_iters: int = at_least(5, 1, "iterations a stage runs at least before it may switch")
+    stage_patience: int = at_least(
+        20, 1, "P: under 'adaptive', a stage switches after this many iterations even if no threshold is met"
+    )
+    stage_ema_bias_correction: bool = setting(
+        False, "divide the accuracy and N/A EMAs by 1 - rho^t (as Adam does) before the switch rules"
+    )
+    stage_schedule: str = one_of(
+        "adaptive",
+        STAGE_SCHEDULES,
+        "which stage trains each iteration: 'adaptive' (the EMA rules), 'alternate' (every alternate_every "
+        "iterations), or one stage always ('decision-only', 'clue-only')",
+    )
+    alternate_every: int = at_least(5, 1, "iterations per stage under stage_schedule 'alternate'")
+    start_stage: str = one_of(
+        "decision", STAGES, "the stage of the first iteration ('adaptive' and 'alternate' schedules)"
+    )
 
     # Optimisation.
-    temperature: float = _positive(0.8)
-    learning_rate: float = _positive(1e-5)
-    lr_schedule: str = _one_of("cosine", LR_SCHEDULES)
-    warmup_ratio: float = _rule(0.1, "in [0, 1)", lambda v: 0 <= v < 1)
-    iterations: int = _at_least(100, 1)
-    ppo_epochs: int = _at_least(1, 1)
-    max_grad_norm: float = _positive(1.0)
-    weight_decay: float = _at_least(0.0, 0)
+    temperature: float = positive(0.8, "sampling temperature of rollouts")
+    learning_rate: float = positive(1e-5, "optimizer (AdamW) learning rate")
+    lr_schedule: str = one_of("cosine", LR_SCHEDULES, "learning-rate schedule after warm-up")
+    warmup_ratio: float = setting(
+        0.1, "fraction of iterations spent warming the learning rate up", "in [0, 1)", lambda v: 0 <= v < 1
+    )
+    iterations: int = at_least(100, 1, "training iterations (each: rollouts, then one update)")
+    ppo_epochs: int = at_least(1, 1, "passes over each iteration's samples")
+    max_grad_norm: float = positive(1.0, "gradient norm clipping")
+    weight_decay: float = at_least(0.0, 0, "AdamW weight decay")
 
     # Rollouts (games are self-play: every seat is the policy being trained).
-    games_per_iter: int = _at_least(8, 1)
-    max_new_tokens: int = _at_least(128, 1)
-    min_new_tokens: int = _at_least(0, 0)
-    top_p: float = _rule(1.0, "in (0, 1]", lambda v: 0 < v <= 1)
-    seed: int = _at_least(0, 0)
+    games_per_iter: int = at_least(8, 1, "self-play games rolled out per iteration")
+    max_new_tokens: int = at_least(128, 1, "generation limit per turn, in tokens")
+    min_new_tokens: int = at_least(0, 0, "tokens generated at least per turn")
+    top_p: float = setting(1.0, "nucleus sampling threshold of rollouts", "in (0, 1]", lambda v: 0 < v <= 1)
+    seed: int = at_least(0, 0, "run seed (games, sampling, initial adapters)")
+    rollout_backend: str = one_of(
+        "hf",
+        ROLLOUT_BACKENDS,
+        "who samples rollouts: the trained model through HF 'hf' generate, or a colocated 'vllm' engine "
+        "serving its weights (synced after every step; the `vllm` extra)",
+    )
+    vllm_memory: float = setting(
+        0.3,
+        "share of the GPU's memory the colocated vLLM engine may take (weights and KV cache)",
+        "in (0, 1)",
+        lambda v: 0 < v < 1,
+    )
 
     # Model side: LoRA through peft (or full fine-tuning) and where the KL reference comes from.
-    finetune: str = _one_of("lora", FINETUNE_MODES)
-    reference: str = _one_of("disable-adapter", REFERENCES)
-    lora_rank: int = _at_least(16, 1)
-    lora_alpha: float = _positive(32.0)
-    lora_dropout: float = _rule(0.0, "in [0, 1)", lambda v: 0 <= v < 1)
-    lora_targets: str = _rule(DEFAULT_LORA_TARGETS, "a non-empty regex", lambda v: bool(v))
-    score_chunk: int = _at_least(16, 1)
-    checkpoint_every: int = _at_least(10, 1)
+    finetune: str = one_of("lora", FINETUNE_MODES, "'lora' adapters through peft, or 'full' fine-tuning")
+    reference: str = one_of(
+        "disable-adapter", REFERENCES, "KL reference: the model with adapters disabled, or a frozen 'copy'"
+    )
+    lora_rank: int = at_least(16, 1, "LoRA rank r")
+    lora_alpha: float = positive(32.0, "LoRA scaling alpha")
+    lora_dropout: float = setting(0.0, "dropout on the LoRA path", "in [0, 1)", lambda v: 0 <= v < 1)
+    lora_targets: str = setting(
+        DEFAULT_LORA_TARGETS,
+        "regex of the module names that get LoRA adapters",
+        "a non-empty regex",
+        lambda v: bool(v),
+    )
+    score_chunk: int = at_least(16, 1, "sequences per forward pass when scoring log-probs")
+    checkpoint_every: int = at_least(10, 1, "save a checkpoint every this many iterations (and at the end)")
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value = _checked_type(f.name, hints[f.name], getattr(self, f.name))
-            object.__setattr__(self, f.name, value)
-            check = f.metadata.get("check")
-            if check is not None and not check(value):
-                raise ValueError(f"{f.name} must be {f.metadata['allowed']}, got {value!r}")
+        validate(self)
         if self.finetune == "full" and self.reference != "copy":
             raise ValueError("reference must be 'copy' when finetune is 'full' (no adapters to disable)")
+        if self.stage_patience < self.min_stage_iters:
+            raise ValueError(
+                f"stage_patience must be >= min_stage_iters ({self.min_stage_iters}), "
+                f"got {self.stage_patience}"
+            )
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(f"min_new_tokens must be <= max_new_tokens ({self.max_new_tokens})")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SPOConfig:
         """Build a config from a mapping (e.g. parsed JSON); unknown keys are rejected, valid ones listed."""
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.__name__} field(s) {', '.join(unknown)}; valid names: {', '.join(valid)}"
-            )
-        return cls(**data)
+        return from_mapping(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly dict of every field; `from_dict(to_dict())` gives an equal config."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return to_plain_dict(self)
 
 
-def _checked_type(name: str, hint: Any, value: Any) -> Any:
-    """The value, if it matches the field's type (ints are accepted and converted for float fields)."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is bool and not isinstance(value, bool):
-        raise ValueError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-    if hint is int and not (is_number and isinstance(value, int)):
-        raise ValueError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if hint is float:
-        if not is_number or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if hint is str and not isinstance(value, str):
-        raise ValueError(f"{name} must be a str, got {type(value).__name__} {value!r}")
-    return value
+ALGORITHMS: dict[str, dict[str, Any]] = {
+    "iterative-spo": {"stage_schedule": "adaptive"},
+    "grpo-decision": {"stage_schedule": "decision-only"},
+    "selfplay-clue": {"stage_schedule": "clue-only"},
+}
+"""The names users pick (`--algo`): presets of the one trainer, as SPOConfig overrides."""
+
+
+def algorithm_settings(algo: str) -> dict[str, Any]:
+    """The SPOConfig overrides that make algorithm `algo` (ValueError naming the choices when unknown)."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS)}")
+    return dict(ALGORITHMS[algo])
+
+
+def algorithm_config(algo: str, settings: Mapping[str, Any] | None = None) -> SPOConfig:
+    """The config of algorithm `algo`: its preset, then `settings` on top."""
+    return SPOConfig.from_dict({**algorithm_settings(algo), **(settings or {})})

@@ -1,42 +1,44 @@
-"""The iteration loop all algorithms share: self-play rollouts, advantages, a clipped, KL-regularised step."""
+"""The one trainer: self-play rollouts, advantages, a clipped KL-regularised step (SPEC.md s6).
+
+Iterative-SPO and its baselines differ only in which stage trains, the `stage_schedule` setting; the names
+users pick are presets of it (`train_config.ALGORITHMS`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from algorithms.advantages import group_advantages
-from algorithms.baselines import RoleBaselines
+from algorithms.advantages import RoleBaselines, keyed_group_advantages
 from algorithms.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from algorithms.loss import policy_loss
+from algorithms.loss import LOSS_STATS, policy_loss
+from algorithms.metrics import pool_across_processes
 from algorithms.model_setup import prepare_model, trainable_parameters
 from algorithms.rollout import CLUE_STAGE, DECISION_STAGE, Rollout, TurnSample, play_games
+from algorithms.sharding import (
+    gathered,
+    is_sharded,
+    load_sharded_state,
+    parameter_checksum,
+    prepare_for_training,
+    stage_sharded_state,
+)
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
+from vz_env.rewards import clue_format_reward
+from vz_env.turn import Role
 
-# How a distributed run's metrics row pools the processes' values: these are summed, those averaged.
-POOLED_SUMS = ("trained_samples", "tokens_generated")
-POOLED_MEANS = (
-    "reward_spy",
-    "reward_civilian",
-    "reward_decision",
-    "civilian_win_rate",
-    "decision_accuracy",
-    "na_rate",
-    "invalid_clue_rate",
-    "invalid_vote_rate",
-    "loss",
-    "pg_loss",
-    "kl",
-    "clip_fraction",
-)
+FixedLogprobs = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+"""Log-probs [B, T] that stay fixed through an update: reference (KL), old policy (PPO epochs), engine."""
+
+Pass = tuple[int, int, float]
+"""One forward/backward pass of an epoch: rows begin..end-1 of the batch, and the weight of their loss."""
 
 
 def default_accelerator() -> Any:
@@ -46,16 +48,14 @@ def default_accelerator() -> Any:
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
-class Trainer(ABC):
-    """Subclasses say which stage trains each iteration (`current_stage`) and react to decision stats.
+class Trainer:
+    """Iterative-SPO, or one stage of it: `config.stage_schedule` says which stage trains each iteration.
 
-    One iteration: play `games_per_iter` self-play games per process in lock-step (G samples per vote),
-    update the role baselines with every game, build the active stage's samples and advantages
-    (role-baselined game rewards for clues, group-normalised rewards for votes), and take one
-    optimizer step per PPO epoch. Only the active stage's samples get gradient.
+    One iteration (`run_iteration`): play `games_per_iter` self-play games per process in lock-step (G
+    samples per vote), update the role baselines with every game, build the active stage's samples and
+    advantages (clue turns: reward - role baseline; votes: group-normalised), take one optimizer step per
+    PPO epoch, and give the decision stats to the stage controller. Only the active stage gets gradient.
     """
-
-    name = "base"
 
     def __init__(
         self,
@@ -84,20 +84,18 @@ class Trainer(ABC):
         )
         # The scheduler stays unprepared: accelerate's wrapper steps it once per process and iteration.
         self.scheduler = scheduler
-        self.train_model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.train_model, self.optimizer = prepare_for_training(self.accelerator, model, optimizer)
         policy.model = self.accelerator.unwrap_model(self.train_model).eval()
+        # Who samples rollouts: the trained model itself, or a vLLM engine synced to it before each rollout.
+        if config.rollout_backend == "vllm" and self.accelerator.num_processes > 1:
+            raise ValueError("rollout_backend 'vllm' runs in a single process (one GPU) for now")
+        self.sampler = policy if config.rollout_backend == "hf" else vllm_sampler(policy, config)
         self.baselines = RoleBaselines(config, all_reduce=self._mean_across_processes)
         self.controller = StageController(config, all_reduce=self._mean_across_processes)
         self.iteration = 0
 
-    @abstractmethod
-    def current_stage(self) -> str:
-        """The stage whose samples get gradient in the next iteration."""
-
-    def observe_decisions(self, accuracy: float, na_rate: float) -> None:  # noqa: B027  (optional hook)
-        """Hook for the decision stats of each iteration (Iterative-SPO's stage controller listens)."""
-
     def _mean_across_processes(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean of a CPU tensor over every process (a collective)."""
         if self.accelerator.num_processes == 1:
             return values
         return self.accelerator.reduce(values.to(self.accelerator.device), "mean").cpu()
@@ -111,28 +109,31 @@ class Trainer(ABC):
     def run_iteration(self) -> dict[str, Any]:
         """Play, score, update once; return the iteration's metrics row."""
         start = time.perf_counter()
-        stage = self.current_stage()
+        stage = self.controller.stage
         rollout = self._rollout()
         played = time.perf_counter()
-        decision = [s for s in rollout.stage(DECISION_STAGE) if s.role != "spy"]
-        accuracy = _mean([s.parsed["vote"] is not None and _is_spy(rollout, s) for s in decision])
-        na_rate = _mean([bool(s.parsed["abstain"]) for s in decision])
-        clue_advantages = self._clue_advantages(rollout)
-        samples, advantages = self._training_batch(stage, rollout, clue_advantages, decision)
+        clues = rollout.stage(CLUE_STAGE)
+        decision = [s for s in rollout.stage(DECISION_STAGE) if s.role != Role.SPY]
+        clue_advantages = self._clue_advantages(clues, len(rollout.games))
+        if stage == CLUE_STAGE:
+            samples, advantages = _with_generation(clues, clue_advantages)
+        else:
+            samples, advantages = self._vote_batch(decision)
         update = self._update(samples, advantages)
+        accuracy = _mean([s.turn.voted_spy for s in decision])
+        na_rate = _mean([s.turn.abstain for s in decision])
         if decision:
-            self.observe_decisions(accuracy, na_rate)
+            self.controller.update(accuracy, na_rate)
         self.iteration += 1
-        row = {
-            "iteration": self.iteration,
-            "stage": stage,
-            "next_stage": self.current_stage(),
+        # Pooled across processes by type: ints are counts (summed), floats are averaged.
+        metrics = {
             "trained_samples": len(samples),
             **_reward_stats(rollout),
             "decision_accuracy": accuracy,
             "na_rate": na_rate,
-            "invalid_clue_rate": _mean([not s.valid for s in rollout.stage(CLUE_STAGE)]),
-            "invalid_vote_rate": _mean([not s.valid and not s.parsed["abstain"] for s in decision]),
+            "invalid_clue_rate": _mean([not s.turn.valid for s in clues]),
+            "clue_grounding": _mean([s.turn.grounded for s in clues if s.turn.grounded is not None]),
+            "invalid_vote_rate": _mean([not s.turn.valid and not s.turn.abstain for s in decision]),
             "tokens_generated": rollout.tokens,
             "lr": self.scheduler.get_last_lr()[0],
             "b_spy": self.baselines.b_spy,
@@ -143,144 +144,170 @@ class Trainer(ABC):
             "seconds_rollout": played - start,
             "seconds_total": time.perf_counter() - start,
         }
-        if self.accelerator.num_processes > 1:
-            row = self._pooled(row)
-            row["world_size"] = self.accelerator.num_processes
-            row["state_spread"] = self._state_spread()
-        return row
-
-    def _pooled(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row over every process's games: counts summed, game and loss statistics averaged."""
-        keys = [k for k in POOLED_SUMS + POOLED_MEANS if k in row]
-        values = torch.tensor([float(row[k]) for k in keys], dtype=torch.float64)
-        gathered = self.accelerator.gather(values.to(self.accelerator.device)[None]).cpu()
-        sums, means = gathered.sum(0).tolist(), gathered.mean(0).tolist()
-        pooled = {k: int(sums[i]) if k in POOLED_SUMS else means[i] for i, k in enumerate(keys)}
-        return {**row, **pooled}
+        return {
+            "iteration": self.iteration,
+            "stage": stage,
+            "next_stage": self.controller.stage,
+            **self._pooled(metrics),
+        }
 
     def _rollout(self) -> Rollout:
+        """This process's games of this iteration, seeded by iteration and rank (no two processes alike)."""
         cfg = self.config
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         seed = cfg.seed + (self.iteration * world + rank) * cfg.games_per_iter
-        return play_games(self.policy, cfg.games_per_iter, seed, cfg.group_size, self.env_kwargs)
+        if self.sampler is not self.policy:
+            self.sampler.sync_weights(self.policy.model)
+        with gathered(self.train_model):  # FSDP2: the whole model for the rollout, no collective inside
+            return play_games(self.sampler, cfg.games_per_iter, seed, cfg.group_size, self.env_kwargs)
 
-    def _clue_advantages(self, rollout: Rollout) -> dict[tuple[int, str], float]:
-        """Role Advantage Estimation: each game's rewards minus the spy / civilian EMA baselines."""
-        advantages: dict[tuple[int, str], float] = {}
-        for index, game in enumerate(rollout.games):
-            spies = [a for a, r in game.roles.items() if r == "spy"]
-            civilians = [a for a, r in game.roles.items() if r == "civilian"]
-            spy_rewards = [game.rewards[a] for a in spies]
-            spy_adv, civ_adv = self.baselines.advantages(
-                spy_rewards if len(spies) > 1 else spy_rewards[0], [game.rewards[a] for a in civilians]
-            )
-            spy_adv = spy_adv if isinstance(spy_adv, list) else [spy_adv]
-            advantages.update({(index, a): v for a, v in zip(spies, spy_adv)})
-            advantages.update({(index, a): v for a, v in zip(civilians, civ_adv)})
+    def _clue_advantages(self, clues: list[TurnSample], games: int) -> list[float]:
+        """Role Advantage Estimation over every game, whichever stage trains: clue reward - role baseline.
+
+        The baselines absorb each game's spy and civilian clue rewards (game reward plus the optional
+        clue format term), then become their mean across processes.
+        """
+        turns: dict[int, list[int]] = {}
+        for index, sample in enumerate(clues):
+            turns.setdefault(sample.game, []).append(index)
+        advantages = [0.0] * len(clues)
+        for game in range(games):
+            spies = [i for i in turns.get(game, []) if clues[i].role == Role.SPY]
+            civilians = [i for i in turns.get(game, []) if clues[i].role != Role.SPY]
+            rewards = [self._clue_reward(clues[i]) for i in spies + civilians]
+            spy_adv, civ_adv = self.baselines.advantages(rewards[: len(spies)], rewards[len(spies) :])
+            for i, value in zip(spies + civilians, [*spy_adv, *civ_adv]):
+                advantages[i] = value
         self.baselines.sync()
         return advantages
 
-    def _training_batch(
-        self,
-        stage: str,
-        rollout: Rollout,
-        clue_advantages: dict[tuple[int, str], float],
-        decision: list[TurnSample],
-    ) -> tuple[list[TurnSample], torch.Tensor]:
-        if stage == CLUE_STAGE:
-            samples = [s for s in rollout.stage(CLUE_STAGE) if s.generation is not None]
-            values = [clue_advantages[(s.game, s.agent)] + s.format_reward for s in samples]
-            return samples, torch.tensor(values, dtype=torch.float32)
+    def _clue_reward(self, sample: TurnSample) -> float:
+        """A clue turn's reward: its player's zero-sum game reward plus the clue format term (SPEC.md s6)."""
+        return sample.reward + clue_format_reward(sample.turn.valid, self.config.clue_format_weight)
+
+    def _vote_batch(self, decision: list[TurnSample]) -> tuple[list[TurnSample], torch.Tensor]:
+        """The vote samples that train, each reward normalised within its prompt's group of G."""
         samples = [s for s in decision if s.generation is not None]
-        groups: dict[Any, list[int]] = {}
-        for i, s in enumerate(samples):
-            groups.setdefault(s.group, []).append(i)
-        values = torch.zeros(len(samples))
-        for members in groups.values():
-            rewards = torch.tensor([samples[i].reward for i in members], dtype=torch.float32)
-            values[members] = group_advantages(rewards, len(members), self.config.adv_eps)
-        return samples, values
+        rewards = [s.reward for s in samples]
+        return samples, keyed_group_advantages(rewards, [s.group for s in samples], self.config.adv_eps)
 
     def _update(self, samples: Sequence[TurnSample], advantages: torch.Tensor) -> dict[str, Any]:
-        """Score the samples (reference, then policy with gradient in chunks) and step the optimizer.
+        """Score the samples' fixed log-probs, then take one optimizer step per PPO epoch.
 
-        Every process makes the same number of forward/backward passes, since DDP communicates in each: one
-        with fewer chunks repeats its last chunk with weight 0, and if any process has no sample, none trains.
+        If any process has no sample, no process trains (DDP needs every process in every backward pass).
         """
-        cfg = self.config
-        stats: dict[str, Any] = {
-            "loss": 0.0,
-            "pg_loss": 0.0,
-            "kl": 0.0,
-            "clip_fraction": 0.0,
-            "skipped": False,
-        }
+        stats: dict[str, Any] = {**dict.fromkeys(("loss", *LOSS_STATS), 0.0), "skipped": False}
         counts = self._gather_counts(len(samples))
         if min(counts) == 0:
             self.scheduler.step()
             return {**stats, "seconds_scoring": 0.0, "seconds_update": 0.0}
-        from agents.scoring import collate, completion_logprobs
+        from agents.scoring import collate
 
         start = time.perf_counter()
         batch = collate([s.generation for s in samples], self.policy.pad_token_id)
-        reference = None
+        fixed = self._fixed_logprobs(batch, samples)
+        scored = time.perf_counter()
+        passes = self._lockstep_passes(batch, counts)
+        for _ in range(self.config.ppo_epochs):
+            epoch, stepped = self._epoch(batch, advantages, fixed, passes)
+            stats.update(epoch, skipped=stats["skipped"] or not stepped)
+        self.scheduler.step()
+        return {**stats, "seconds_scoring": scored - start, "seconds_update": time.perf_counter() - scored}
+
+    def _fixed_logprobs(self, batch: Any, samples: Sequence[TurnSample]) -> FixedLogprobs:
+        """Reference log-probs (if beta_kl > 0), old-policy ones (if ppo_epochs > 1), engine ones (vLLM)."""
+        from agents.scoring import completion_logprobs
+
+        cfg = self.config
+        reference = old = engine = None
         if cfg.beta_kl > 0:
             with torch.no_grad(), self.reference.model() as ref_model:
                 reference = completion_logprobs(ref_model, batch, cfg.temperature, cfg.score_chunk)
-        old = None
         if cfg.ppo_epochs > 1:
-            with torch.no_grad():
+            with torch.no_grad(), gathered(self.policy.model):
                 old = completion_logprobs(self.policy.model, batch, cfg.temperature, cfg.score_chunk)
-        scored = time.perf_counter()
-        total_tokens = float(batch.completion_mask.sum())
+        if any(s.generation.from_engine for s in samples):
+            width = batch.completion_ids.shape[1]
+            engine = torch.stack([_padded(s.generation.logprobs, width) for s in samples])
+        return reference, old, engine
+
+    def _lockstep_passes(self, batch: Any, counts: list[int]) -> list[Pass]:
+        """The epoch's passes, `score_chunk` rows each, as many on every process as the busiest one needs.
+
+        DDP communicates in every backward pass, so a process with fewer chunks repeats its last chunk
+        with weight 0. A chunk's weight is its share of the batch's tokens ("token" norm) or rows.
+        """
+        cfg = self.config
         chunks = [(b, min(b + cfg.score_chunk, len(batch))) for b in range(0, len(batch), cfg.score_chunk)]
-        passes = max(math.ceil(n / cfg.score_chunk) for n in counts)
-        for _ in range(cfg.ppo_epochs):
-            self.optimizer.zero_grad(set_to_none=True)
-            epoch = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_fraction": 0.0}
-            for index in range(passes):
-                begin, end = chunks[min(index, len(chunks) - 1)]
-                with self._accumulating(last=index == passes - 1):
-                    rows = batch.rows(begin, end)
-                    logprobs = completion_logprobs(self.train_model, rows, cfg.temperature)
-                    loss, chunk_stats = policy_loss(
-                        logprobs,
-                        None if old is None else old[begin:end, : logprobs.shape[1]],
-                        None if reference is None else reference[begin:end, : logprobs.shape[1]],
-                        advantages[begin:end].to(logprobs.device),
-                        rows.completion_mask.to(logprobs.device),
-                        cfg.clip_eps,
-                        cfg.beta_kl,
-                        cfg.loss_norm,
-                        max_len=cfg.max_new_tokens,
-                    )
-                    weight = (
-                        float(rows.completion_mask.sum()) / total_tokens
-                        if cfg.loss_norm == "token"
-                        else (end - begin) / len(batch)
-                    )
-                    weight = weight if index < len(chunks) else 0.0
-                    self.accelerator.backward(loss * weight)
-                epoch["loss"] += float(loss.detach()) * weight
-                for key in ("pg_loss", "kl", "clip_fraction"):
-                    epoch[key] += chunk_stats[key] * weight
-            finite = math.isfinite(epoch["loss"]) and all(
-                torch.isfinite(p.grad).all()
-                for p in trainable_parameters(self.train_model)
-                if p.grad is not None
-            )
-            if min(self._gather_counts(int(finite))) == 1:
-                self.accelerator.clip_grad_norm_(trainable_parameters(self.train_model), cfg.max_grad_norm)
-                self.optimizer.step()
+        tokens = float(batch.completion_mask.sum())
+        passes = []
+        for index in range(max(math.ceil(n / cfg.score_chunk) for n in counts)):
+            begin, end = chunks[min(index, len(chunks) - 1)]
+            if index >= len(chunks):
+                weight = 0.0
+            elif cfg.loss_norm == "token":
+                weight = float(batch.completion_mask[begin:end].sum()) / tokens
             else:
-                stats["skipped"] = True
-                self.accelerator.print(f"iteration {self.iteration + 1}: non-finite loss, update skipped")
-            self.optimizer.zero_grad(set_to_none=True)
-            stats.update(epoch)
-        self.scheduler.step()
-        stats["seconds_scoring"] = scored - start
-        stats["seconds_update"] = time.perf_counter() - scored
-        return stats
+                weight = (end - begin) / len(batch)
+            passes.append((begin, end, weight))
+        return passes
+
+    def _epoch(
+        self, batch: Any, advantages: torch.Tensor, fixed: FixedLogprobs, passes: list[Pass]
+    ) -> tuple[dict[str, float], bool]:
+        """One pass over the batch with gradient, then an optimizer step: loss stats, whether it stepped."""
+        from agents.scoring import completion_logprobs
+
+        cfg = self.config
+        reference, old, engine = fixed
+        stats = dict.fromkeys(("loss", *LOSS_STATS), 0.0)
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, (begin, end, weight) in enumerate(passes):
+            with self._accumulating(last=index == len(passes) - 1):
+                rows = batch.rows(begin, end)
+                logprobs = completion_logprobs(self.train_model, rows, cfg.temperature)
+                device, width = logprobs.device, logprobs.shape[1]
+                loss, chunk_stats = policy_loss(
+                    logprobs,
+                    _rows(old, begin, end, width, device),
+                    _rows(reference, begin, end, width, device),
+                    advantages[begin:end].to(device),
+                    rows.completion_mask.to(device),
+                    cfg.clip_eps,
+                    cfg.beta_kl,
+                    cfg.loss_norm,
+                    max_len=cfg.max_new_tokens,
+                    engine_logprobs=_rows(engine, begin, end, width, device),
+                    is_cap=cfg.is_cap,
+                )
+                self.accelerator.backward(loss * weight)
+            for key, value in {"loss": float(loss.detach()), **chunk_stats}.items():
+                stats[key] += value * weight
+        return stats, self._step_if_finite(stats["loss"])
+
+    def _step_if_finite(self, loss: float) -> bool:
+        """Clip and step, unless a loss or gradient is NaN/inf on any process (then every process skips)."""
+        parameters = trainable_parameters(self.train_model)
+        finite = math.isfinite(loss) and all(
+            torch.isfinite(p.grad).all() for p in parameters if p.grad is not None
+        )
+        stepped = min(self._gather_counts(int(finite))) == 1
+        if stepped:
+            self.accelerator.clip_grad_norm_(parameters, self.config.max_grad_norm)
+            self.optimizer.step()
+        else:
+            self.accelerator.print(f"iteration {self.iteration + 1}: non-finite loss, update skipped")
+        self.optimizer.zero_grad(set_to_none=True)
+        return stepped
+
+    def _pooled(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The metrics over every process's games (counts summed, the rest averaged), and their agreement."""
+        if self.accelerator.num_processes == 1:
+            return metrics
+        pooled = pool_across_processes(
+            metrics, lambda t: self.accelerator.gather(t.to(self.accelerator.device)).cpu()
+        )
+        return {**pooled, "world_size": self.accelerator.num_processes, "state_spread": self._state_spread()}
 
     @contextlib.contextmanager
     def _accumulating(self, last: bool) -> Iterator[None]:
@@ -295,32 +322,39 @@ class Trainer(ABC):
     def _state_spread(self) -> float:
         """How far the processes' states drifted apart (0 when weights, baselines and EMAs agree)."""
         with torch.no_grad():
-            checksum = sum(float(p.double().sum()) for p in trainable_parameters(self.train_model))
+            checksum = parameter_checksum(trainable_parameters(self.train_model))
         state = torch.tensor([checksum, self.baselines.b_spy, self.baselines.b_civ, self.controller.acc_ema])
-        gathered = self.accelerator.gather(state.to(self.accelerator.device)[None]).cpu()
-        return float((gathered.max(0).values - gathered.min(0).values).abs().max())
+        states = self.accelerator.gather(state.to(self.accelerator.device)[None]).cpu()
+        return float((states.max(0).values - states.min(0).values).abs().max())
 
     def state_dict(self) -> dict[str, Any]:
+        """Iteration, optimizer, scheduler, baselines and stage controller: what a checkpoint restores."""
         return {
             "iteration": self.iteration,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": None if is_sharded(self.train_model) else self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "baselines": self.baselines.state_dict(),
             "controller": self.controller.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
         self.iteration = state["iteration"]
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:  # a sharded optimizer is restored from the sharded checkpoint
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.baselines.load_state_dict(state["baselines"])
         self.controller.load_state_dict(state["controller"])
 
     def save(self, run_dir: Path) -> None:
-        """Checkpoint (main process writes; every process waits until it is complete)."""
+        """Checkpoint: the main process writes it (FSDP2: all write their shards); all wait until it is in."""
         self.accelerator.wait_for_everyone()
+        staged = None
+        if is_sharded(self.train_model):
+            staged = stage_sharded_state(run_dir, self.iteration, self.train_model, self.optimizer)
+            self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            save_checkpoint(run_dir, self.iteration, self.policy.model, self.state_dict())
+            save_checkpoint(run_dir, self.iteration, self.policy.model, self.state_dict(), sharded=staged)
         self.accelerator.wait_for_everyone()
 
     def resume(self, run_dir: Path) -> bool:
@@ -328,22 +362,56 @@ class Trainer(ABC):
         folder = latest_checkpoint(run_dir)
         if folder is None:
             return False
+        if is_sharded(self.train_model):
+            load_sharded_state(folder, self.train_model, self.optimizer)
         self.load_state_dict(load_checkpoint(folder, self.policy.model))
         return True
+
+
+def vllm_sampler(policy: Any, config: SPOConfig) -> Any:
+    """A vLLM engine in this process on the trained model's folder, sampling with the run's settings."""
+    from agents.vllm_vlm import VLLMPolicy
+
+    return VLLMPolicy(
+        policy.model.name_or_path,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        min_new_tokens=config.min_new_tokens,
+        dtype=policy.dtype,
+        seed=config.seed,
+        gpu_memory_utilization=config.vllm_memory,
+        enable_lora=config.finetune == "lora",
+        max_lora_rank=config.lora_rank,
+    )
 
 
 def _mean(flags: Sequence[bool | float]) -> float:
     return float(sum(flags)) / len(flags) if flags else 0.0
 
 
-def _is_spy(rollout: Rollout, sample: TurnSample) -> bool:
-    return rollout.games[sample.game].roles[sample.parsed["vote"]] == "spy"
+def _with_generation(
+    samples: list[TurnSample], advantages: list[float]
+) -> tuple[list[TurnSample], torch.Tensor]:
+    """The samples a model generated (with token ids to score), and their advantages."""
+    kept = [i for i, s in enumerate(samples) if s.generation is not None]
+    return [samples[i] for i in kept], torch.tensor([advantages[i] for i in kept], dtype=torch.float32)
+
+
+def _padded(logprobs: torch.Tensor, width: int) -> torch.Tensor:
+    """A completion's log-probs right-padded with 0 to `width` tokens (the batch's completion width)."""
+    return torch.nn.functional.pad(logprobs.float(), (0, width - logprobs.numel()))
+
+
+def _rows(values: torch.Tensor | None, begin: int, end: int, width: int, device: Any) -> torch.Tensor | None:
+    """Rows begin..end-1 of a fixed [B, T] log-prob tensor, cut to a chunk's width, on its device."""
+    return None if values is None else values[begin:end, :width].to(device)
 
 
 def _reward_stats(rollout: Rollout) -> dict[str, float]:
-    spy = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == "spy"]
-    civ = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == "civilian"]
-    votes = [s.reward for s in rollout.stage(DECISION_STAGE) if s.role != "spy"]
+    spy = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == Role.SPY]
+    civ = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == Role.CIVILIAN]
+    votes = [s.reward for s in rollout.stage(DECISION_STAGE) if s.role != Role.SPY]
     civilians_won = [g.winner == "civilians" for g in rollout.games]
     return {
         "reward_spy": _mean(spy),

@@ -88,7 +88,7 @@ def measure(model: Path, reference: str, out: Path) -> dict[str, float]:
     import transformers.models.qwen2_5_vl.modeling_qwen2_5_vl  # noqa: F401
 
     import agents.hf_vlm  # noqa: F401
-    import algorithms.trainers.iterative_spo  # noqa: F401
+    import algorithms.trainer  # noqa: F401
     from algorithms.run import run_config, train
     from algorithms.train_config import SPOConfig
 

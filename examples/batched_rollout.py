@@ -20,7 +20,9 @@ for group, rewards in list(groups.items())[:4]:
 # What a trainer scores again: the exact sampled ids, their log-probs and the prompt's model inputs.
 sample = rollout.stage("clue")[0]
 generation = sample.generation
-print(f"first clue by {sample.agent} ({sample.role}), valid={sample.valid}, game reward {sample.reward:+.2f}")
+turn = sample.turn  # what the game made of the text: the clue, its validity, its format term
+print(f"first clue by {turn.agent} ({sample.role}): {turn.clue!r}, valid={turn.valid}")
+print(f"  game reward {sample.reward:+.2f}, format term {turn.format_reward:+.2f}")
 print(f"  {generation.completion_ids.numel()} token ids, log-probs {generation.logprobs[:4].tolist()} ...")
 print(f"  prompt: {len(generation.prompt)} tokens, image tensors {list(generation.prompt.vision_inputs)}")
 for record in rollout.games[:3]:

@@ -1,4 +1,4 @@
-"""Load a local Hugging Face VLM folder (default: the built-in tiny VLM) and seat it against scene bots."""
+"""Load a local Hugging Face VLM folder (default: the pretrained tiny VLM) and seat it against scene bots."""
 
 import sys
 
@@ -7,7 +7,7 @@ from agents.scripted import SceneBot
 from vz_env import spy_v0
 
 # Any local image-text-to-text folder: Qwen2.5-VL, Qwen2-VL, LLaVA, SmolVLM, Gemma 3, ...
-# None is the built-in tiny random-weight VLM (built into ~/.cache/vz-spy on first use; it talks nonsense).
+# None is the pretrained tiny VLM (built into ~/.cache/vz-spy on first use, a few minutes on a CPU).
 model = HFVLMPolicy(sys.argv[1] if len(sys.argv) > 1 else None, max_new_tokens=64, seed=0)
 print(f"loaded {model.model.config.model_type} on {model.device} ({model.dtype})")
 

@@ -19,6 +19,14 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         return {family: str(tiny_vlm.default_model_path(family)) for family in tiny_vlm.FAMILIES}
 
 
+@pytest.fixture(scope="session")
+def pretrained_path() -> str:
+    """The default pretrained tiny VLM (slow tests only), built once into $VZ_SPY_CACHE (CI: one per run)."""
+    from agents.default_model import pretrained_model_path
+
+    return str(pretrained_model_path())
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """Tiny matrices run fastest on one thread, and do not stall when other jobs share the CPU."""

@@ -1,10 +1,23 @@
 """A bad config fails before anything runs, with the field named and what is allowed."""
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
+from algorithms.sft_config import SFTConfig
+from algorithms.train_config import SPOConfig
 from vz_env import SpyConfig, spy_v0
+from vz_env.settings import help_table
+from vz_spy.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {
+    "SpyConfig": (SpyConfig, "docs/env.md"),
+    "SPOConfig": (SPOConfig, "docs/training.md"),
+    "SFTConfig": (SFTConfig, "docs/training.md"),
+}
 
 
 def test_defaults_are_the_papers():
@@ -59,3 +72,38 @@ def test_replace_validates():
     assert SpyConfig().replace(num_players=6).num_players == 6
     with pytest.raises(ValueError, match="num_players"):
         SpyConfig().replace(num_players=1)
+
+
+def test_json_lists_become_tuples_and_none_is_allowed_where_declared():
+    cfg = SpyConfig.from_kwargs(image_size=[64, 48], spy_seat=None, clue_beta=1)
+    assert cfg.image_size == (64, 48) and cfg.spy_seat is None and isinstance(cfg.clue_beta, float)
+    with pytest.raises(ValueError, match="spy_seat must be an int"):
+        SpyConfig.from_kwargs(spy_seat="2")
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_every_setting_has_help_and_the_docs_table_is_current(name):
+    cls, doc = CONFIGS[name]
+    assert all(f.metadata.get("help") for f in dataclasses.fields(cls))
+    text = (REPO / doc).read_text(encoding="utf-8")
+    table = re.search(rf"<!-- settings: {name} .*?-->\n(.*?)<!-- /settings -->", text, re.S)
+    assert table is not None and table.group(1) == help_table(cls), (
+        f"{doc}: the {name} table is now\n{help_table(cls)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "cls", "fields"),
+    [
+        (["train", "--help"], SPOConfig, None),
+        (["sft", "--help"], SFTConfig, ("games", "epochs", "learning_rate", "batch_size", "seed")),
+        (["eval", "--help"], SpyConfig, ("num_players", "num_spies", "num_rounds", "images", "image_size")),
+    ],
+)
+def test_cli_help_shows_the_field_help_texts(argv, cls, fields, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    shown = " ".join(capsys.readouterr().out.split())
+    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+    for name in fields or helps:
+        assert " ".join(helps[name].split()) in shown, name

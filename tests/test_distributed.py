@@ -19,9 +19,11 @@ PLAYERS, ROUNDS = 4, 2
 LEARNING_RATE = 1e-3
 RUN_CONFIG = {
     "algo": "iterative-spo",
-    # Start in the clue stage: the untrained tiny model's clues are all malformed, so their format term gives
-    # every sample a non-zero advantage and each process a different, non-zero gradient to synchronise.
+    # Start in the clue stage with a clue format term: the untrained tiny model's clues are all malformed,
+    # so the format term gives every sample a non-zero advantage (the baselines start at 0) and each process
+    # a different, non-zero gradient to synchronise.
     "trainer": {
+        "clue_format_weight": 0.3,
         "iterations": ITERATIONS,
         "games_per_iter": GAMES_PER_ITER,
         "group_size": 2,
@@ -48,7 +50,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 2-process training run (the expensive part), shared by the checks below."""
     root = tmp_path_factory.mktemp("ddp")
     config = root / "config.json"
-    config.write_text(json.dumps(RUN_CONFIG))
+    from agents.tiny_vlm import default_model_path
+
+    # The random-weight tiny VLM, built here once (not the pretrained default, which takes minutes).
+    config.write_text(json.dumps({**RUN_CONFIG, "model": str(default_model_path())}))
     out = root / "run"
     command = [
         sys.executable,
@@ -73,6 +78,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--config",
         str(config),
         "--no-plot",
+        "--versus-games",
+        "0",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)

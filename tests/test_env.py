@@ -10,7 +10,7 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
 from sources import NoiseSource
 
-from vz_env import spy_v0
+from vz_env import Phase, Role, Turn, spy_v0
 from vz_env.views import SceneTexts
 
 SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
@@ -23,7 +23,7 @@ def play(env, clue="hmm \\boxed{a thing}", vote="\\boxed{1}"):
         if term or trunc:
             env.step(None)
             continue
-        env.step(clue if obs["phase"] == 0 else vote)
+        env.step(clue if obs["phase"] == Phase.CLUE else vote)
 
 
 @pytest.mark.parametrize(
@@ -75,14 +75,16 @@ def test_same_seed_same_game_different_seed_varies():
 def test_infos_carry_parsed_clues_votes_and_outcome():
     env = spy_v0.env(**SMALL)
     env.reset(seed=3)
-    spy = next(a for a, r in env.unwrapped.roles.items() if r == "spy")
+    spy = next(a for a, r in env.unwrapped.roles.items() if r == Role.SPY)
     spy_number = int(spy.split("_")[1]) + 1
     env.step("I see noise \\boxed{noisy}")
     turn = env.infos["player_0"]["turn"]
-    assert turn["clue"] == "noisy" and turn["valid"] and turn["reasoning"] == "I see noise"
+    assert isinstance(turn, Turn) and turn.phase == Phase.CLUE
+    assert turn.clue == "noisy" and turn.valid and turn.reasoning == "I see noise"
     env.step("no box")
-    assert env.infos["player_1"]["turn"]["valid"] is False
-    assert "boxed" in env.infos["player_1"]["turn"]["reason"]
+    assert env.infos["player_1"]["turn"].valid is False
+    assert "boxed" in env.infos["player_1"]["turn"].reason
+    assert env.infos["player_2"]["turn"] is None
     play(env, vote=f"\\boxed{{{spy_number}}}")
     assert env.agents == []
 
@@ -90,7 +92,7 @@ def test_infos_carry_parsed_clues_votes_and_outcome():
 def test_final_rewards_and_winner_in_aec():
     env = spy_v0.env(**SMALL)
     env.reset(seed=3)
-    spy = next(a for a, r in env.unwrapped.roles.items() if r == "spy")
+    spy = next(a for a, r in env.unwrapped.roles.items() if r == Role.SPY)
     target = f"\\boxed{{{int(spy.split('_')[1]) + 1}}}"
     totals = {}
     for agent in env.agent_iter():
@@ -99,35 +101,36 @@ def test_final_rewards_and_winner_in_aec():
             totals[agent] = (reward, info)
             env.step(None)
             continue
-        env.step("\\boxed{x}" if obs["phase"] == 0 else target)
+        env.step("\\boxed{x}" if obs["phase"] == Phase.CLUE else target)
     assert sum(r for r, _ in totals.values()) == pytest.approx(0.0, abs=1e-12)
     assert totals[spy][0] < 0
     for agent, (reward, info) in totals.items():
         assert info["winner"] == "civilians"
         assert info["game_reward"] == reward
         if agent != spy:
-            assert info["vote"] == spy and info["decision_reward"] == pytest.approx(1.3)
+            turn = info["turn"]
+            assert turn.vote == spy and turn.voted_spy and turn.decision_reward == pytest.approx(1.3)
 
 
 def test_roles_only_through_unwrapped_and_own_observation():
     env = spy_v0.env(**SMALL)
     env.reset(seed=1)
     roles = env.unwrapped.roles
-    assert sorted(roles.values()) == ["civilian", "civilian", "civilian", "spy"]
+    assert sorted(roles.values()) == [Role.CIVILIAN, Role.CIVILIAN, Role.CIVILIAN, Role.SPY]
     for agent, role in roles.items():
         obs = env.observe(agent)
-        assert obs["role"] == (2 if role == "spy" else 1)
+        assert obs["role"] == role and obs["num_players"] == 4
         assert "roles" not in env.infos[agent]
     hidden = spy_v0.env(reveal_role=False, **SMALL)
     hidden.reset(seed=1)
-    assert all(hidden.observe(a)["role"] == 0 for a in hidden.possible_agents)
+    assert all(hidden.observe(a)["role"] == Role.HIDDEN for a in hidden.possible_agents)
 
 
 def test_scene_record_is_own_image_only():
     env = spy_v0.env(**SMALL)
     env.reset(seed=1)
     for agent, role in env.unwrapped.roles.items():
-        expected = "black" if role == "spy" else "noise"
+        expected = "black" if role == Role.SPY else "noise"
         assert expected in env.observe(agent)["scene"]
 
 
@@ -149,15 +152,15 @@ def test_parallel_env_votes_in_one_step():
     while env.agents:
         acting = env.acting_agents
         assert acting == [a for a in env.agents if infos[a]["acting"]]
-        actions = {a: ("\\boxed{clue}" if obs[a]["phase"] == 0 else "\\boxed{N/A}") for a in acting}
+        actions = {a: ("\\boxed{clue}" if obs[a]["phase"] == Phase.CLUE else "\\boxed{N/A}") for a in acting}
         obs, rewards, terms, truncs, infos = env.step(actions)
         steps += 1
     assert steps == 4 * 2 + 1
     assert all(terms.values())
+    voters = [a for a in infos if env.unwrapped.roles[a] != Role.SPY]
+    assert len(voters) == 3
     assert all(
-        i["decision_reward"] == pytest.approx(-0.2)
-        for a, i in infos.items()
-        if i["vote"] is None and env.unwrapped.roles[a] != "spy"
+        infos[a]["turn"].abstain and infos[a]["turn"].decision_reward == pytest.approx(-0.2) for a in voters
     )
 
 
@@ -166,6 +169,8 @@ def test_parallel_env_requires_acting_agents_actions():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="player_0"):
         env.step({})
+    with pytest.raises(TypeError, match="dict of actions.*str"):
+        env.step("\\boxed{clue}")
 
 
 def test_render_modes_produce_transcript_and_board():
@@ -201,10 +206,10 @@ def test_seeded_draws_are_pinned_so_every_machine_plays_the_same_game():
     source = RecordingSource()
     env = spy_v0.env(images=source, image_size=(48, 32))
     env.reset(seed=0)
-    spy = [a for a, r in env.unwrapped.roles.items() if r == "spy"]
+    spy = [a for a, r in env.unwrapped.roles.items() if r == Role.SPY]
     assert spy == ["player_3"] and source.seeds == [6827046333291546]
     env.reset(seed=np.int64(7))
-    assert env.unwrapped.roles["player_1"] == "spy" and source.seeds[-1] == 1358728566951068
+    assert env.unwrapped.roles["player_1"] == Role.SPY and source.seeds[-1] == 1358728566951068
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "3", True])

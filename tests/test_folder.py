@@ -66,6 +66,21 @@ def test_a_truncated_file_is_skipped_when_first_read(tmp_path):
     assert pair.meta["name"] == "b" and len(source) == 1 and len(source.skipped) == 1
 
 
+def test_a_broken_pair_does_not_move_any_other_seed(tmp_path):
+    for k, name in enumerate("abcde"):
+        make_pair(tmp_path, name, color=(k * 40, 0, 0))
+    clean = {seed: FolderSource(tmp_path).pair(seed, SIZE).meta["name"] for seed in range(10)}
+    data = (tmp_path / "b_modified.png").read_bytes()
+    (tmp_path / "b_modified.png").write_bytes(data[: len(data) // 2])  # the header still reads
+    source = FolderSource(tmp_path)
+    with pytest.warns(UserWarning, match="b_modified.png"):
+        assert source.pair(1, SIZE).meta["name"] == "c"
+    served = {seed: source.pair(seed, SIZE).meta["name"] for seed in (9, 3, 6, 0, 2, 4, 5, 7, 8)}
+    for seed, name in served.items():
+        assert name == ("c" if clean[seed] == "b" else clean[seed])
+    assert len(source) == 4
+
+
 def test_size_mismatch_is_resized_or_reported(tmp_path):
     make_pair(tmp_path, "odd", size=(64, 48), modified_size=(80, 40))
     make_pair(tmp_path, "even")

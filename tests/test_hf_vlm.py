@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from agents import tiny_vlm
 from agents.hf_vlm import HFVLMPolicy, ModelLoadError, split_vision_inputs
 from agents.tiny_vlm import FAMILIES
 
@@ -137,10 +136,11 @@ def test_eos_ends_the_completion_and_is_kept_once(tiny_dirs) -> None:
         assert policy.tokenizer.eos_token not in g.text
 
 
-def test_default_model_is_the_built_in_tiny_qwen(monkeypatch, tmp_path_factory, tiny_dirs) -> None:
-    monkeypatch.setenv(tiny_vlm.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "vz-spy-cache"))
+@pytest.mark.slow
+def test_default_model_is_the_pretrained_tiny_qwen(pretrained_path) -> None:
     policy = HFVLMPolicy(max_new_tokens=4)
     assert type(policy.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert policy.model.name_or_path == pretrained_path
     assert policy.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 

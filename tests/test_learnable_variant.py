@@ -7,6 +7,7 @@ import pytest
 
 from vz_env import spy_v0
 from vz_env.config import SpyConfig
+from vz_env.turn import Role
 
 SMALL = {"image_size": (64, 48), "num_rounds": 1}
 
@@ -23,11 +24,11 @@ def roles_over_seeds(seeds: range, **kwargs) -> list[dict[str, str]]:
 @pytest.mark.parametrize("seat", [0, 2, 3])
 def test_spy_seat_fixes_the_spy_in_every_game(seat: int) -> None:
     for roles in roles_over_seeds(range(12), spy_seat=seat):
-        assert [a for a, r in roles.items() if r == "spy"] == [f"player_{seat}"]
+        assert [a for a, r in roles.items() if r == Role.SPY] == [f"player_{seat}"]
 
 
 def test_spy_is_drawn_by_default() -> None:
-    spies = {a for roles in roles_over_seeds(range(40)) for a, r in roles.items() if r == "spy"}
+    spies = {a for roles in roles_over_seeds(range(40)) for a, r in roles.items() if r == Role.SPY}
     assert len(spies) == 4
 
 
@@ -36,7 +37,7 @@ def test_fixed_seat_keeps_the_same_image_pairs() -> None:
     for seed in range(4):
         obs_fixed, _ = fixed.reset(seed=seed)
         obs_drawn, _ = drawn.reset(seed=seed)
-        civilian = next(a for a, r in drawn.unwrapped.roles.items() if r == "civilian" and a != "player_1")
+        civilian = next(a for a, r in drawn.unwrapped.roles.items() if r == Role.CIVILIAN and a != "player_1")
         assert np.array_equal(obs_fixed[civilian]["image"], obs_drawn[civilian]["image"])
 
 

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algorithms.loss import policy_loss
+from algorithms.loss import LOSS_STATS, policy_loss
 
 LN2 = math.log(2)
 NAN = float("nan")
@@ -108,6 +108,44 @@ def test_clipping_follows_ppo(ratio, adv, objective, has_grad):
     assert stats["clip_fraction"] == (0.0 if has_grad else 1.0)
 
 
+def test_engine_samples_get_the_truncated_importance_weight():
+    # One completion of 4 tokens, A = +1, on-policy (ratio 1), the last token masked with garbage.
+    # old - engine per token: ln 0.5, 0, ln 4, (masked) -> weights 0.5, 1, min(4, C = 2) = 2.
+    logp = torch.tensor([[-1.0, -2.0, -0.5, NAN]], requires_grad=True)
+    engine = logp.detach() - torch.tensor([[math.log(0.5), 0.0, math.log(4.0), NAN]])
+    mask = torch.tensor([[1, 1, 1, 0]])
+    ref = logp.detach() + torch.tensor([[LN2, 0.0, 0.0, NAN]])  # k3(ln 2) = 1 - ln 2 on token 0 only
+    loss, stats = policy_loss(
+        logp, None, ref, torch.tensor([1.0]), mask, 0.2, BETA, engine_logprobs=engine, is_cap=2.0
+    )
+    loss.backward()
+    # pg per token = -A * ratio * weight = -0.5, -1, -2; the KL term is not weighted.
+    assert stats["pg_loss"] == pytest.approx(-3.5 / 3)
+    assert loss.item() == pytest.approx((-3.5 + BETA * (1 - LN2)) / 3, rel=1e-6)
+    assert stats["is_weight_mean"] == pytest.approx(3.5 / 3)
+    # d/dlogp of -ratio * w is -w (ratio 1, weight detached); k3 adds beta * (1 - exp(ref - logp)) = -beta.
+    expected = torch.tensor([[-0.5 - BETA, -1.0, -2.0, 0.0]]) / 3
+    assert torch.allclose(logp.grad, expected, atol=1e-6)
+    # A lower cap truncates more; without engine log-probs every weight is 1.
+    _, capped = policy_loss(
+        logp, None, None, torch.tensor([1.0]), mask, 0.2, 0.0, engine_logprobs=engine, is_cap=1.0
+    )
+    assert capped["pg_loss"] == pytest.approx(-2.5 / 3)
+    _, plain = policy_loss(logp, None, None, torch.tensor([1.0]), mask, 0.2, 0.0)
+    assert (plain["pg_loss"], plain["is_weight_mean"]) == pytest.approx((-1.0, 1.0))
+
+
+def test_importance_weight_multiplies_the_clipped_term():
+    # ratio 1.5 (old = logp - ln 1.5), A = +1: clipped to 1.2; weight exp(old - engine) = 0.8 -> -0.96.
+    logp = torch.zeros(1, 1, requires_grad=True)
+    old = -torch.log(torch.tensor([[1.5]]))
+    engine = old - math.log(0.8)
+    _, stats = policy_loss(
+        logp, old, None, torch.tensor([1.0]), torch.ones(1, 1), 0.2, 0.0, engine_logprobs=engine
+    )
+    assert stats["pg_loss"] == pytest.approx(-1.2 * 0.8, rel=1e-6)
+
+
 def test_kl_is_zero_when_reference_equals_policy():
     logp = torch.randn(3, 4, requires_grad=True)
     loss, stats = policy_loss(logp, None, logp.detach(), torch.randn(3), torch.ones(3, 4), 0.2, 0.04)
@@ -137,7 +175,7 @@ def test_all_masked_batch_gives_zero_loss():
     loss, stats = policy_loss(logp, None, None, torch.ones(2), torch.zeros(2, 3), 0.2, 0.0)
     loss.backward()
     assert loss.item() == 0.0
-    assert stats == {"kl": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0, "pg_loss": 0.0}
+    assert stats == dict.fromkeys(LOSS_STATS, 0.0)
     assert torch.all(logp.grad == 0)
 
 
@@ -162,6 +200,8 @@ def test_low_precision_inputs_are_computed_in_float32():
         ({"clip_eps": 0.0}, "clip_eps"),
         ({"beta_kl": -1.0}, "beta_kl"),
         ({"logprobs": torch.zeros(3)}, "logprobs"),
+        ({"engine_logprobs": torch.zeros(2, 2)}, "engine_logprobs"),
+        ({"is_cap": 0.5}, "is_cap"),
     ],
 )
 def test_bad_inputs_are_rejected(kwargs, message):
@@ -193,9 +233,12 @@ def test_loss_and_grad_are_finite_for_random_inputs(batch, length, seed, norm, s
     old = -torch.rand(batch, length, generator=gen) * scale
     ref = -torch.rand(batch, length, generator=gen) * scale
     adv = torch.randn(batch, generator=gen) * scale
+    engine = -torch.rand(batch, length, generator=gen) * scale
     mask = torch.rand(batch, length, generator=gen) < 0.7
-    loss, stats = policy_loss(logp, old, ref, adv, mask, 0.2, 0.04, norm, max_len=length)
+    loss, stats = policy_loss(
+        logp, old, ref, adv, mask, 0.2, 0.04, norm, max_len=length, engine_logprobs=engine
+    )
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logp.grad).all()
     assert all(math.isfinite(v) for v in stats.values())
-    assert 0.0 <= stats["clip_fraction"] <= 1.0 and stats["kl"] >= 0.0
+    assert 0.0 <= stats["clip_fraction"] <= 1.0 and stats["kl"] >= 0.0 and stats["is_weight_mean"] <= 2.0

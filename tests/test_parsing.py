@@ -4,10 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vz_env import parsing
+from vz_env.config import SpyConfig
 from vz_env.parsing import (
     clean_text,
+    clip_middle,
     clue_of,
     extract_answer,
+    keep_ends,
     parse_clue,
     parse_vote,
     reasoning_before,
@@ -31,8 +35,13 @@ def test_answer_tag_is_accepted_and_the_later_form_wins():
     assert extract_answer("<answer>2</answer> then \\boxed{1}").text == "1"
 
 
-def test_unclosed_last_box_falls_back_to_the_previous_complete_one():
-    assert extract_answer("\\boxed{4} and then \\boxed{5").text == "4"
+def test_an_unclosed_final_box_is_no_answer_even_after_a_closed_one():
+    assert extract_answer("\\boxed{4} and then \\boxed{5") is None
+    assert extract_answer("\\boxed{a {b} c} then \\boxed{d {e}") is None
+    assert extract_answer("\\boxed{x} \\boxed{{}") is None
+    assert extract_answer("<answer>2</answer> then <answer>3") is None
+    vote = parse_vote("I think \\boxed{3}. Wait, maybe \\boxed{", 4, 0)
+    assert not vote.valid and not vote.abstain and "boxed" in vote.reason
 
 
 def test_clue_is_stripped_and_missing_clue_is_invalid():
@@ -89,6 +98,15 @@ def test_reasoning_is_the_text_before_the_answer():
     assert reasoning_of("no answer at all", 100) == "no answer at all"
 
 
+def test_long_reasoning_keeps_its_conclusion():
+    text = "First I looked. " + "blah " * 500 + "So PLAYER 3 is the spy. \\boxed{3}"
+    reasoning = reasoning_of(text, 90)
+    assert len(reasoning) == 90 and reasoning.startswith("First I looked.")
+    assert reasoning.endswith("So PLAYER 3 is the spy.")
+    assert keep_ends("abcdefghij", 7) == "ab…ghij" and keep_ends("short", 7) == "short"
+    assert clip_middle("a\n\n b", 10) == "a b"
+
+
 def test_non_string_raises_type_error():
     with pytest.raises(TypeError, match="int"):
         parse_vote(3, num_players=4)
@@ -126,11 +144,6 @@ def test_clean_text_respects_the_limit(text, limit):
     assert all(ch == " " or not ch.isspace() for ch in cleaned)
 
 
-def test_an_unclosed_last_box_with_nested_braces_falls_back_to_the_previous_box():
-    assert extract_answer("\\boxed{a {b} c} then \\boxed{d {e}").text == "a {b} c"
-    assert extract_answer("\\boxed{x} \\boxed{{}").text == "x"
-
-
 def test_unicode_spaces_and_line_separators_collapse_to_one_space():
     assert clean_text("a\u00a0\u2028 b\u3000\u3000c", 20) == "a b c"
 
@@ -142,3 +155,116 @@ def test_parsing_an_extracted_answer_matches_parsing_the_text(text, num_players,
     assert clue_of(answer, 50) == parse_clue(text, 50)
     assert vote_of(answer, num_players, seat) == parse_vote(text, num_players, seat)
     assert reasoning_before(text, answer, 80) == reasoning_of(text, 80)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Player 3 is the spy",
+        "3 (the spy)",
+        "$3$",
+        "$\\text{Player } 3$",
+        "\\mathrm{PLAYER\\ 3}",
+        "\\textbf{3}",
+        "\\text{\\textbf{Player 3}}",
+        "\uff13",  # fullwidth digit three
+        "Player\u200b 3",  # zero-width space
+        "\u200fPLAYER 3\u200e",  # bidi marks
+        "player 3, player 03",
+    ],
+)
+def test_one_named_player_is_a_vote(answer):
+    vote = parse_vote(f"My reasoning. \\boxed{{{answer}}}", num_players=4, voter_seat=0)
+    assert vote.valid and vote.target == 2, vote.reason
+
+
+@pytest.mark.parametrize("answer", ["Player 2 or Player 3", "2 or 3", "PLAYER 2, then player 4"])
+def test_two_named_players_are_invalid(answer):
+    vote = parse_vote(f"\\boxed{{{answer}}}", num_players=4, voter_seat=0)
+    assert not vote.valid and not vote.abstain and "more than one player" in vote.reason
+
+
+def test_player_mentions_win_over_other_numbers():
+    assert parse_vote("\\boxed{Player 3, who named 2 cubes}", 4, 0).target == 2
+
+
+def test_normalisation_reaches_the_box_itself():
+    assert extract_answer("\\bo\u200bxed\uff5b\uff14\uff5d").text == "4"
+    assert parse_clue("\\boxed{$\\text{a red cube}$}").clue == "a red cube"
+    assert parse_clue("\\boxed{\\text{a} and \\text{b}}").clue == "\\text{a} and \\text{b}"
+
+
+def _shapes(length: int) -> list[str]:
+    """Adversarial actions of about `length` characters."""
+    return [
+        "\\boxed{" * (length // 7),
+        "<answer>" * (length // 8),
+        "\\boxed{" + "{" * length,
+        "\\boxed{" + "{}" * (length // 2) + "}",
+        "\\boxed{1}" * (length // 9),
+        "\\boxed{" + "\\text{" * (length // 6) + "3" + "}" * (length // 6 + 1),
+        "\\boxed{" + "$" * length + "}",
+        "\\boxed{" + "1 " * (length // 2) + "}",
+    ]
+
+
+def _scanned(text: str, monkeypatch) -> tuple[int, int]:
+    """(passes, characters read) of every scan that can read to the end of the text, for one parse."""
+    passes: list[int] = []
+    closing = parsing._closing_brace
+
+    def counted_closing(body: str, pos: int) -> int:
+        passes.append(len(body) - pos)
+        return closing(body, pos)
+
+    class Counted:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def finditer(self, body, pos=0, *args):
+            passes.append(len(body) - pos)
+            return self.pattern.finditer(body, pos, *args)
+
+        def search(self, body, pos=0, *args):
+            passes.append(len(body) - pos)
+            return self.pattern.search(body, pos, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.pattern, name)
+
+    monkeypatch.setattr(parsing, "_closing_brace", counted_closing)
+    for name in ("_ANSWER_OPEN", "_ANSWER_CLOSE", "_PLAYER", "_NUMBER"):
+        monkeypatch.setattr(parsing, name, Counted(getattr(parsing, name)))
+    answer = extract_answer(text)
+    vote_of(answer, 4, 0)
+    clue_of(answer)
+    monkeypatch.undo()
+    return len(passes), sum(passes)
+
+
+@pytest.mark.parametrize("shape", range(len(_shapes(64))))
+def test_parsing_makes_a_bounded_number_of_passes(shape, monkeypatch):
+    """Linear time, checked structurally: the passes over the text do not multiply as it grows."""
+    short, long = _shapes(1024)[shape], _shapes(8192)[shape]
+    short_passes, short_read = _scanned(short, monkeypatch)
+    long_passes, long_read = _scanned(long, monkeypatch)
+    assert long_passes == short_passes <= 2 * parsing._MAX_LAYERS + 6
+    assert long_read <= long_passes * len(long)
+
+
+@settings(max_examples=100, deadline=200)
+@given(
+    st.lists(
+        st.sampled_from(["\\boxed{", "}", "{", "<answer>", "</answer>", "$", "\\text{", "3", "\u200b", " "]),
+        min_size=1,
+        max_size=20,
+    ),
+    st.integers(1, 1000),
+)
+def test_no_max_length_input_takes_long(units, repeat):
+    """Hypothesis' deadline (200 ms, generous: it is no benchmark) guards against quadratic shapes."""
+    text = ("".join(units) * repeat)[: SpyConfig().max_action_chars]
+    answer = extract_answer(text)
+    vote_of(answer, 4, 0)
+    clue_of(answer)
+    reasoning_before(text, answer, 600)

@@ -25,6 +25,7 @@ from agents.human import HumanAgent, PlayerQuit, balance_braces, boxed, save_png
 from agents.scripted import SceneBot
 from vz_env import spy_v0
 from vz_env.parsing import parse_clue, parse_vote
+from vz_env.turn import Phase, Role
 from vz_spy.cli import main
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -123,7 +124,7 @@ def civilian_seed() -> int:
     env = spy_v0.env(num_players=4)
     for seed in range(100):
         env.reset(seed=seed)
-        if env.unwrapped.roles["player_0"] == "civilian":
+        if env.unwrapped.roles["player_0"] == Role.CIVILIAN:
             return seed
     raise AssertionError("no seed seats a civilian at PLAYER 1")
 
@@ -218,7 +219,7 @@ def test_play_without_a_model_never_imports_torch():
         (["--seat", "9"], "--seat must be between 1 and 4"),
         (["--players", "3", "--seat", "0"], "--seat must be between 1 and 3"),
         (["--watch", "--seat", "1"], "--watch seats none"),
-        (["--rounds", "0"], "--rounds must be at least 1"),
+        (["--rounds", "0"], "--rounds must be >= 1"),
         (["--seed", "-1"], "--seed must be non-negative"),
         (["--images", "no-such-kind"], "is neither a kind"),
         (["--image-width", "2"], "--image-width must be at least"),
@@ -320,7 +321,7 @@ def vote_observation():
     """The decision-stage observation of a civilian after one round of scene-bot clues."""
     env = spy_v0.env(num_players=4, num_rounds=1)
     env.reset(seed=5)
-    while env.unwrapped.game.phase == "clue":
+    while env.unwrapped.game.phase == Phase.CLUE:
         env.step(SceneBot(seed=0).act(env.observe(env.agent_selection)))
     voter = env.agent_selection
     return dict(env.observe(voter))

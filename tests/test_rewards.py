@@ -4,8 +4,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vz_env.config import SpyConfig
 from vz_env.parsing import ParsedVote, parse_vote
-from vz_env.rewards import civilians_win, clue_rewards, decision_reward, tally_votes
+from vz_env.rewards import (
+    civilians_win,
+    clue_rewards,
+    decision_reward,
+    format_weight_of,
+    score_vote,
+    tally_votes,
+    voted_for_spy,
+)
 
 
 def test_single_spy_formula_by_hand():
@@ -84,3 +93,24 @@ def test_winner_needs_every_spy_strictly_above_every_civilian():
     assert civilians_win([0, 0, 3, 2], {2, 3})
     assert civilians_win([0, 1, 3, 2], {2, 3})
     assert not civilians_win([0, 2, 3, 2], {2, 3})
+
+
+@pytest.mark.parametrize(
+    ("answer", "reward", "format_term", "correct"),
+    [("3", 1.3, 0.3, True), ("2", -0.7, 0.3, False), ("N/A", -0.2, 0.3, False), ("x", -1.3, -0.3, False)],
+)
+def test_score_vote_for_a_civilian(answer, reward, format_term, correct):
+    score = score_vote(parse_vote(f"\\boxed{{{answer}}}", 4, 0), {2}, False, SpyConfig())
+    assert score.decision_reward == pytest.approx(reward) and score.format_reward == pytest.approx(
+        format_term
+    )
+    assert score.voted_spy is correct
+
+
+def test_score_vote_gives_a_spy_no_decision_reward_and_honours_format_reward_off():
+    vote = parse_vote("\\boxed{2}", 4, 2)
+    assert score_vote(vote, {2}, True, SpyConfig()).decision_reward is None
+    off = SpyConfig(format_reward=False)
+    assert format_weight_of(off) == 0.0
+    assert score_vote(vote, {1}, False, off).decision_reward == pytest.approx(1.0)
+    assert voted_for_spy(vote, {1}) and not voted_for_spy(parse_vote("\\boxed{N/A}", 4, 0), {1})

@@ -8,6 +8,7 @@ from sources import NoiseSource
 from agents.base import Policy
 from agents.scripted import RandomAgent, SceneBot
 from algorithms.rollout import play_games
+from vz_env import Phase, Role
 
 SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
 
@@ -25,7 +26,9 @@ class CountingPolicy(Policy):
     def act_batch(self, observations):
         self.calls.append(len(observations))
         return [
-            "\\boxed{a thing}" if o["phase"] == 0 else ("\\boxed{2}" if o["seat"] == 0 else "\\boxed{1}")
+            "\\boxed{a thing}"
+            if o["phase"] == Phase.CLUE
+            else ("\\boxed{2}" if o["seat"] == 0 else "\\boxed{1}")
             for o in observations
         ]
 
@@ -47,13 +50,15 @@ def test_samples_carry_roles_groups_and_rewards():
         for s in clue_samples:
             assert s.reward == pytest.approx(record.rewards[s.agent])
             assert s.role == record.roles[s.agent]
-            assert s.valid and s.parsed["clue"] == "a thing" and s.format_reward == pytest.approx(0.3)
+            assert s.turn.valid and s.turn.clue == "a thing" and s.turn.format_reward == pytest.approx(0.3)
+            assert s.stage == Phase.CLUE and s.turn.phase == Phase.CLUE and s.group is None
     groups = Counter(s.group for s in rollout.stage("decision"))
     assert set(groups.values()) == {2}
     for s in rollout.stage("decision"):
-        spy = next(a for a, r in rollout.games[s.game].roles.items() if r == "spy")
-        expected = 1.3 if s.parsed["vote"] == spy else -1.0 + 0.3
-        assert s.reward == pytest.approx(expected)
+        spy = next(a for a, r in rollout.games[s.game].roles.items() if r == Role.SPY)
+        expected = 1.3 if s.turn.vote == spy else -1.0 + 0.3
+        assert s.turn.voted_spy == (s.turn.vote == spy) and s.reward == pytest.approx(expected)
+        assert s.turn.decision_reward == pytest.approx(expected)
 
 
 def test_seats_can_hold_different_policies():
@@ -80,14 +85,14 @@ def test_observer_mode_uses_observers_as_the_decision_samples():
         env_kwargs={**SMALL, "decision_mode": "observer", "num_observers": 3},
     )
     decision = rollout.stage("decision")
-    assert len(decision) == 2 * 3 and {s.role for s in decision} == {"observer"}
+    assert len(decision) == 2 * 3 and {s.role for s in decision} == {Role.OBSERVER}
     assert policy.calls[-1] == 6
 
 
 def test_seeded_rollouts_repeat():
     def run():
         rollout = play_games(RandomAgent(), num_games=3, seed=7, group_size=2, env_kwargs=SMALL)
-        return [(s.agent, s.text, s.reward) for s in rollout.samples]
+        return [(s.agent, s.turn.raw, s.reward) for s in rollout.samples]
 
     assert run() == run()
 
@@ -95,4 +100,35 @@ def test_seeded_rollouts_repeat():
 def test_scene_bots_on_default_scenes():
     rollout = play_games(SceneBot(), num_games=4, seed=0)
     assert all(record.winner in ("civilians", "spies") for record in rollout.games)
-    assert all(s.valid for s in rollout.stage("clue"))
+    assert all(s.turn.valid for s in rollout.stage("clue"))
+    assert rollout.stage("clue") == rollout.stage(Phase.CLUE)
+    assert all(t.phase in (Phase.CLUE, Phase.DECISION) for r in rollout.games for t in r.transcript)
+
+
+class SplitVoter(CountingPolicy):
+    """Votes PLAYER 2, then N/A, then PLAYER 3, ... over a voter's samples; clues as CountingPolicy."""
+
+    def act_batch(self, observations):
+        answers = ["\\boxed{2}", "\\boxed{N/A}", "\\boxed{Player 3 is the spy}", "no answer"]
+        return [
+            "\\boxed{a thing}" if o["phase"] == Phase.CLUE else answers[i % len(answers)]
+            for i, o in enumerate(observations)
+        ]
+
+
+def test_extra_vote_samples_are_judged_by_the_game_like_played_votes():
+    rollout = play_games(SplitVoter(), num_games=2, seed=3, group_size=4, env_kwargs=SMALL)
+    for s in rollout.stage("decision"):
+        record = rollout.games[s.game]
+        spies = {a for a, r in record.roles.items() if r == Role.SPY}
+        turn = s.turn
+        assert turn.agent == s.agent and turn.phase == Phase.DECISION
+        assert turn.voted_spy == (turn.vote in spies)
+        if s.role == Role.SPY:
+            assert turn.decision_reward is None and s.reward == 0.0
+            continue
+        expected = {True: 1.0, False: -1.0}[turn.voted_spy] if not turn.abstain else -0.5
+        expected += 0.3 if turn.valid or turn.abstain else -0.3
+        assert s.reward == pytest.approx(expected) == turn.decision_reward
+    played = [s for s in rollout.stage("decision") if s.sample == 0]
+    assert all(s.turn in rollout.games[s.game].transcript for s in played)

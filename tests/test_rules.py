@@ -1,13 +1,16 @@
 """The rules core alone: turn order, what each player may see, voting, observers, rewards."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 from sources import NoiseSource
 
 from vz_env.config import SpyConfig
-from vz_env.rules import CLUE, DECISION, DONE, SpyGame
+from vz_env.parsing import parse_vote
+from vz_env.rewards import score_vote
+from vz_env.rules import SpyGame
+from vz_env.turn import Phase, Role, Turn
+
+CLUE, DECISION, DONE = Phase.CLUE, Phase.DECISION, Phase.DONE
 
 PAIR = NoiseSource().pair(0, (32, 24))
 
@@ -62,7 +65,7 @@ def test_no_role_of_another_player_leaks():
 
 def test_hidden_roles():
     game = new_game(reveal_role=False)
-    assert game.known_role("player_2") is None
+    assert game.known_role("player_2") == Role.HIDDEN
     assert "do not know your role" in game.prompt("player_2")
     assert "do not know your role" in game.prompt("player_0")
 
@@ -153,10 +156,13 @@ def test_non_string_action_names_agent_and_type():
         new_game().act("player_0", 5)
 
 
-def test_long_actions_are_cut_to_max_action_chars():
-    game = new_game(max_action_chars=64)
-    turn = game.act("player_0", "x" * 10_000 + "\\boxed{late}")
-    assert len(turn.raw) == 64 and not turn.valid
+def test_long_actions_are_parsed_whole_and_stored_with_both_ends():
+    game = new_game(max_action_chars=64, max_reasoning_chars=40)
+    turn = game.act("player_0", "start " + "x" * 10_000 + " so my conclusion: \\boxed{late}")
+    assert turn.valid and turn.clue == "late"
+    assert len(turn.raw) == 64 and turn.raw.startswith("start ") and turn.raw.endswith("\\boxed{late}")
+    assert len(turn.reasoning) == 40 and turn.reasoning.endswith("so my conclusion:")
+    assert "so my conclusion:" in game.prompt("player_0")
 
 
 def test_prompts_equal_str_format_of_the_templates():
@@ -179,8 +185,54 @@ def test_templates_with_format_specs_are_filled_by_str_format():
     assert game.prompt("player_0") == "[  1] '(none yet)' 1"
 
 
-def test_turns_are_dataclasses_and_as_dict_is_asdict():
+def test_turns_are_typed_records_of_the_game():
     game = new_game()
     turn = game.act("player_0", "why \\boxed{red}")
-    assert turn.as_dict() == dataclasses.asdict(turn) and turn.as_dict() is not turn.as_dict()
+    assert isinstance(turn, Turn) and turn.phase is Phase.CLUE and turn.round == 1
+    assert turn.clue == "red" and turn.reasoning == "why" and turn.decision_reward is None
     assert game.last_turn("player_0") is turn and game.last_turn("player_1") is None
+
+
+def test_roles_and_phases_are_int_enums_with_the_observation_codes():
+    game = new_game(decision_mode="observer", num_observers=1)
+    assert game.roles == {
+        "player_0": Role.CIVILIAN,
+        "player_1": Role.CIVILIAN,
+        "player_2": Role.SPY,
+        "player_3": Role.CIVILIAN,
+        "observer_0": Role.OBSERVER,
+    }
+    assert (Role.HIDDEN, Role.CIVILIAN, Role.SPY) == (0, 1, 2) and (CLUE, DECISION, DONE) == (0, 1, 2)
+    assert str(Role.SPY) == "spy" and str(Phase.DECISION) == "decision"
+
+
+def test_vote_turns_record_whether_a_spy_was_named():
+    game = new_game(spies={1, 2}, num_spies=2)
+    play_clues(game)
+    right = game.act("player_0", "\\boxed{Player 3 is the spy}")
+    wrong = game.act("player_3", "\\boxed{1}")
+    assert right.voted_spy and right.vote == "player_2" and right.decision_reward == pytest.approx(1.3)
+    assert not wrong.voted_spy and wrong.decision_reward == pytest.approx(-1 + 0.3)
+
+
+def test_judging_a_vote_records_nothing_and_scores_like_the_played_vote():
+    game = new_game()
+    play_clues(game)
+    judged = game.judge_vote("player_0", "\\boxed{3}")
+    assert game.turns[-1].phase == CLUE and game.pending == ["player_0", "player_1", "player_3"]
+    played = game.act("player_0", "\\boxed{3}")
+    assert judged == played and played.voted_spy
+    spy_vote = game.judge_vote("player_2", "\\boxed{1}")
+    assert spy_vote.decision_reward is None and spy_vote.format_reward == pytest.approx(0.3)
+
+
+def test_score_vote_is_the_rules_scoring():
+    game = new_game()
+    play_clues(game)
+    turn = game.act("player_1", "\\boxed{N/A}")
+    score = score_vote(parse_vote("\\boxed{N/A}", 4, 1), game.spies, False, game.config)
+    assert (score.decision_reward, score.format_reward, score.voted_spy) == (
+        turn.decision_reward,
+        turn.format_reward,
+        turn.voted_spy,
+    )

@@ -1,13 +1,15 @@
 """Scripted players: the scene bot reads only its own scene record; the random bot always plays validly."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agents.base import Clue, decode_history, decode_phase, decode_role, decode_scene
 from agents.scripted import RandomAgent, SceneBot, clue_attributes, fits_scene
-from vz_env import spy_v0
+from vz_env import Phase, Role, spy_v0
 from vz_env.parsing import parse_clue, parse_vote
 
 SCENE = {
@@ -25,6 +27,7 @@ def observation(phase, history=(), seat=0, role=1, scene=SCENE):
         "phase": phase,
         "round": 1,
         "seat": seat,
+        "num_players": 4,
         "role": role,
         "history": json.dumps([{"round": 1, "player": p, "clue": c} for p, c in history]),
         "scene": json.dumps(scene) if scene else "",
@@ -80,7 +83,8 @@ def test_scene_bots_beat_random_voters_as_civilians():
     for seed in range(12):
         env.reset(seed=seed)
         bots = {
-            a: (RandomAgent(seed) if env.unwrapped.roles[a] == "spy" else SceneBot(seed)) for a in env.agents
+            a: (RandomAgent(seed) if env.unwrapped.roles[a] == Role.SPY else SceneBot(seed))
+            for a in env.agents
         }
         for agent in env.agent_iter():
             obs, _, term, trunc, info = env.last()
@@ -90,3 +94,23 @@ def test_scene_bots_beat_random_voters_as_civilians():
                 continue
             env.step(bots[agent].act(obs))
     assert wins >= 8
+
+
+def test_history_and_scene_decode_to_typed_values():
+    obs = observation(1, [(2, "a red cube"), (3, "x")])
+    assert decode_history(obs) == [Clue(1, 2, "a red cube"), Clue(1, 3, "x")]
+    assert decode_scene(obs) == SCENE and decode_scene(observation(0, scene=None)) == {}
+    assert decode_phase(obs) is Phase.DECISION and decode_role(observation(0, role=2)) is Role.SPY
+
+
+def test_random_agent_votes_among_num_players_seats():
+    obs = {**observation(1), "num_players": 12, "seat": 11}
+    votes = {parse_vote(RandomAgent(seed).act(obs), 12, 11).target for seed in range(200)}
+    assert votes - {None} == set(range(11))
+
+
+def test_no_policy_decodes_json_itself():
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("agents/*.py"), *root.glob("examples/*.py")]
+    readers = [p.name for p in sources if "json.loads(obs" in p.read_text() or '["history"]' in p.read_text()]
+    assert readers == ["base.py"]

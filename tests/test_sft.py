@@ -21,6 +21,7 @@ from algorithms.sft import (
     warm_start,
 )
 from vz_env.parsing import parse_clue, parse_vote
+from vz_env.turn import Role
 from vz_spy import sft as sft_cli
 from vz_spy.cli import main
 
@@ -63,7 +64,7 @@ def _spy_seats(games: int, seed: int, votes: list) -> list[int]:
     seats = []
     for game in range(games):
         env.reset(seed=seed + game)
-        spy = next(a for a, r in env.unwrapped.roles.items() if r == "spy")
+        spy = next(a for a, r in env.unwrapped.roles.items() if r == Role.SPY)
         seats += [int(spy.split("_")[1])] * 3
     return seats[: len(votes)]
 
@@ -157,7 +158,7 @@ def test_cli_writes_the_folder_and_checks_it(tiny_path: str, tmp_path: Path, cap
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--games", "0"], "games must be an int >= 1"),
+        (["--games", "0"], "games must be >= 1"),
         (["--lr", "0"], "learning_rate must be > 0"),
         (["--check-games", "-1"], "--check-games must be >= 0"),
         (["--players", "2"], "num_players"),

@@ -1,4 +1,5 @@
-"""Stage controller: scripted stats switch at the exact expected iteration; dwell, N/A rule, sync, state."""
+"""Stage controller: scripted stats switch at the exact expected iteration; dwell, patience, N/A rule,
+bias correction, the fixed schedules, sync, state."""
 
 import pytest
 import torch
@@ -22,9 +23,9 @@ def test_starts_in_decision_with_zero_emas():
     assert (controller.iterations_in_stage, controller.acc_ema, controller.na_ema) == (0, 0.0, 0.0)
 
 
-def test_default_rule_switches_after_iteration_45_when_always_right():
+def test_threshold_rule_switches_after_iteration_45_when_always_right():
     # acc_ema after t perfect iterations = 1 - 0.95^t: 0.8953 at t = 44, 0.9006 at t = 45.
-    controller = StageController()
+    controller = StageController(SPOConfig(stage_patience=100))
     trained = run(controller, [(1.0, 0.0)] * 50)
     assert trained[:45] == ["decision"] * 45
     assert trained[45:] == ["clue"] * 5
@@ -33,6 +34,37 @@ def test_default_rule_switches_after_iteration_45_when_always_right():
     # <= 0.6 (error >= 0.4) after 9 of them (0.9231 * 0.95^8 = 0.6124, 0.9231 * 0.95^9 = 0.5818).
     trained = run(controller, [(0.0, 0.0)] * 12)
     assert trained == ["clue"] * 9 + ["decision"] * 3
+
+
+def test_patience_switches_after_p_iterations_whatever_the_stats():
+    controller = StageController()  # P = 20: the accuracy EMA is still 0.64 after 20 perfect iterations
+    trained = run(controller, [(1.0, 0.0)] * 45)
+    # Perfect votes never meet the clue -> decision rule either: patience ends the clue stage too.
+    assert trained == ["decision"] * 20 + ["clue"] * 20 + ["decision"] * 5
+    controller = StageController(SPOConfig(min_stage_iters=2, stage_patience=3))
+    # Never right, always N/A: patience (3) ends the decision stage; the clue stage's exit rule holds at
+    # once (error 1 >= 0.4) and waits only for the dwell (2).
+    assert run(controller, [(0.0, 1.0)] * 7) == ["decision"] * 3 + ["clue"] * 2 + ["decision"] * 2
+
+
+def test_bias_correction_divides_each_ema_by_one_minus_rho_to_the_t():
+    controller = StageController(SPOConfig(stage_ema_bias_correction=True))
+    controller.update(1.0, 0.2)  # raw EMAs 0.05 and 0.01, divided by 1 - 0.95 = 0.05
+    assert (controller.acc_ema, controller.na_ema) == pytest.approx((1.0, 0.2))
+    controller.update(0.5, 0.0)  # raw acc 0.95 * 0.05 + 0.05 * 0.5 = 0.0725, / (1 - 0.9025) = 0.74359
+    assert controller.acc_ema == pytest.approx(0.0725 / 0.0975)
+    assert controller.na_ema == pytest.approx(0.0095 / 0.0975)
+    # Always right: the corrected EMA is 1 at once, so the dwell (5) is all that holds the switch back.
+    controller = StageController(SPOConfig(stage_ema_bias_correction=True))
+    assert run(controller, [(1.0, 0.0)] * 7) == ["decision"] * 5 + ["clue"] * 2
+
+
+@pytest.mark.parametrize(("schedule", "stage"), [("decision-only", "decision"), ("clue-only", "clue")])
+def test_fixed_schedules_never_switch_and_keep_the_emas(schedule, stage):
+    config = SPOConfig(stage_schedule=schedule, start_stage="clue", min_stage_iters=1, stage_patience=1)
+    controller = StageController(config)
+    assert run(controller, [(1.0, 0.0), (0.0, 1.0)] * 3) == [stage] * 6
+    assert controller.acc_ema > 0 and controller.na_ema > 0
 
 
 def test_min_dwell_blocks_an_early_switch():
@@ -87,8 +119,9 @@ def test_all_reduce_averages_the_stats_before_the_ema():
     assert seen == [torch.float64]
 
 
-def test_state_dict_round_trip_resumes_exactly():
-    config = SPOConfig(stage_ema_rho=0.8, min_stage_iters=2)
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_state_dict_round_trip_resumes_exactly(bias_correction):
+    config = SPOConfig(stage_ema_rho=0.8, min_stage_iters=2, stage_ema_bias_correction=bias_correction)
     script = [(1.0, 0.0)] * 12 + [(0.2, 0.3)] * 6
     reference = run(StageController(config), script)
     first = StageController(config)

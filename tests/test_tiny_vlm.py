@@ -49,6 +49,19 @@ def test_model_is_tiny(loaded: dict, family: str) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_text_heads_are_at_least_32_wide_for_vllm(loaded: dict, family: str) -> None:
+    text = loaded[family][1].config.get_text_config()
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    assert head_dim >= 32
+
+
+def test_pretrain_size_has_32_wide_heads_and_few_image_tokens() -> None:
+    size = tiny_vlm.TINY_SIZES["pretrain"]
+    assert size.text_hidden // size.text_heads == tiny_vlm.HEAD_DIM == 32
+    assert size.vision_hidden % tiny_vlm.HEAD_DIM == 0 and size.max_image_tokens <= 40
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_tokenizer_is_trained_on_game_text(loaded: dict, family: str) -> None:
     tokenizer = loaded[family][0].tokenizer
     assert 2000 <= len(tokenizer) <= 4096

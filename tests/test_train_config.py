@@ -21,6 +21,8 @@ def test_defaults_are_the_papers():
     assert (cfg.switch_to_clue_acc, cfg.switch_to_clue_na) == (0.9, 0.1)
     assert (cfg.switch_to_decision_err, cfg.switch_to_decision_na) == (0.4, 0.5)
     assert cfg.min_stage_iters == 5
+    assert cfg.stage_patience == 20
+    assert cfg.stage_ema_bias_correction is False
     assert cfg.stage_schedule == "adaptive"
     assert cfg.alternate_every == 5
     assert cfg.start_stage == "decision"
@@ -29,6 +31,8 @@ def test_defaults_are_the_papers():
     assert cfg.lr_schedule == "cosine"
     assert cfg.warmup_ratio == 0.1
     assert cfg.iterations == 100
+    assert cfg.clue_format_weight == 0.0
+    assert cfg.is_cap == 2.0
 
 
 def test_config_is_frozen():
@@ -41,7 +45,11 @@ def test_config_is_frozen():
     [
         ("baseline_timing", "during", "one of ('before', 'after')"),
         ("loss_norm", "batch", "one of ('sequence', 'token', 'constant')"),
-        ("stage_schedule", "random", "one of ('adaptive', 'alternate')"),
+        ("stage_schedule", "random", "one of ('adaptive', 'alternate', 'decision-only', 'clue-only')"),
+        ("stage_patience", 0, ">= 1"),
+        ("stage_patience", 4, ">= min_stage_iters (5)"),
+        ("clue_format_weight", -0.3, ">= 0"),
+        ("is_cap", 0.5, ">= 1"),
         ("start_stage", "vote", "one of ('decision', 'clue')"),
         ("lr_schedule", "step", "one of"),
         ("role_ema_alpha", 1.5, "in [0, 1]"),
@@ -73,6 +81,7 @@ def test_bad_value_names_field_and_rule(field, value, allowed):
         ("clip_eps", "0.2"),
         ("beta_kl", float("nan")),
         ("loss_norm", 1),
+        ("stage_ema_bias_correction", 1),
     ],
 )
 def test_wrong_type_is_rejected(field, value):

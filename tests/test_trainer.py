@@ -1,4 +1,4 @@
-"""The trainer loop: stage gating, the update, NaN skipping, checkpoints and exact resume, the CLI."""
+"""The trainer loop: presets, stage gating, clue rewards, the update, pooling, NaN skips, resume, the CLI."""
 
 import contextlib
 import json
@@ -8,10 +8,11 @@ import torch
 
 from algorithms import checkpoint as checkpoint_module
 from algorithms import trainer as trainer_module
-from algorithms.metrics import TIMING_KEYS, read_metrics
+from algorithms.metrics import TIMING_KEYS, pool_across_processes, read_metrics
 from algorithms.run import run_config, train
-from algorithms.train_config import SPOConfig
-from algorithms.trainers import TRAINERS, trainer_class
+from algorithms.train_config import ALGORITHMS, algorithm_config
+from algorithms.trainer import Trainer, default_accelerator
+from vz_env.turn import Role
 from vz_spy.cli import main
 
 ENV = {"image_size": (64, 48)}
@@ -25,24 +26,33 @@ def tiny_path():
     return str(default_model_path())
 
 
-def make_trainer(tiny_path, algo="iterative-spo", **overrides):
+def make_trainer(tiny_path, algo="iterative-spo", accelerator=None, **overrides):
     from agents.hf_vlm import HFVLMPolicy
 
-    config = SPOConfig.from_dict({**FAST, **overrides})
-    return trainer_class(algo)(HFVLMPolicy(tiny_path, seed=0), config, ENV)
+    config = algorithm_config(algo, {**FAST, **overrides})
+    return Trainer(HFVLMPolicy(tiny_path, seed=0), config, ENV, accelerator)
 
 
 def lora_weights(trainer):
     return {n: p.detach().clone() for n, p in trainer.policy.model.named_parameters() if "lora_" in n}
 
 
-def test_registry():
-    assert set(TRAINERS) == {"iterative-spo", "grpo-decision", "selfplay-clue"}
+def test_algorithms_are_presets_of_the_stage_schedule():
+    assert set(ALGORITHMS) == {"iterative-spo", "grpo-decision", "selfplay-clue"}
+    assert algorithm_config("iterative-spo").stage_schedule == "adaptive"
+    assert algorithm_config("grpo-decision").stage_schedule == "decision-only"
+    assert algorithm_config("selfplay-clue", {"group_size": 4}).stage_schedule == "clue-only"
+    assert algorithm_config("iterative-spo", {"stage_schedule": "alternate"}).stage_schedule == "alternate"
     with pytest.raises(ValueError, match="unknown algorithm 'ppo'"):
-        trainer_class("ppo")
+        algorithm_config("ppo")
+    with pytest.raises(ValueError, match="unknown algorithm 'ppo'"):
+        run_config("ppo", None, algorithm_config("iterative-spo"), ENV)
 
 
-@pytest.mark.parametrize(("algo", "stage"), [("iterative-spo", "decision"), ("selfplay-clue", "clue")])
+@pytest.mark.parametrize(
+    ("algo", "stage"),
+    [("iterative-spo", "decision"), ("grpo-decision", "decision"), ("selfplay-clue", "clue")],
+)
 def test_only_the_active_stage_gets_gradient(tiny_path, monkeypatch, algo, stage):
     trainer = make_trainer(tiny_path, algo)
     seen = []
@@ -52,9 +62,9 @@ def test_only_the_active_stage_gets_gradient(tiny_path, monkeypatch, algo, stage
     )
     row = trainer.run_iteration()
     assert row["stage"] == stage and row["trained_samples"] == len(seen[0]) > 0
-    assert {s.stage for s in seen[0]} == {stage}
+    assert {str(s.stage) for s in seen[0]} == {stage}
     if stage == "decision":
-        assert all(s.role != "spy" for s in seen[0])
+        assert all(s.role != Role.SPY for s in seen[0])
 
 
 def test_update_moves_adapters_and_the_reference_stays_the_base(tiny_path):
@@ -103,8 +113,75 @@ def test_non_finite_loss_skips_the_update_and_the_run_goes_on(tiny_path, monkeyp
     assert trainer.run_iteration()["skipped"] is False
 
 
+def test_clue_format_term_is_inside_what_the_role_baseline_tracks(tiny_path):
+    trainer = make_trainer(tiny_path, "selfplay-clue", clue_format_weight=0.3, games_per_iter=1)
+    clues = trainer._rollout().stage("clue")
+    advantages = trainer._clue_advantages(clues, games=1)
+    rewards = [s.reward + (0.3 if s.turn.valid else -0.3) for s in clues]
+    # A fresh trainer's baselines are 0 when read ("before" timing): advantage = game reward + format term.
+    assert advantages == pytest.approx(rewards)
+    spy = [r for r, s in zip(rewards, clues) if s.role == Role.SPY]
+    civilians = [r for r, s in zip(rewards, clues) if s.role != Role.SPY]
+    assert trainer.baselines.b_spy == pytest.approx(0.05 * sum(spy) / len(spy))
+    assert trainer.baselines.b_civ == pytest.approx(0.05 * sum(civilians) / len(civilians))
+
+
+class UnevenPair:
+    """A real one-process accelerator posing as two: the phantom second process reports 3x every value."""
+
+    num_processes = 2
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def gather(self, tensor):
+        return torch.cat([tensor, tensor * 3])
+
+    def reduce(self, tensor, reduction):
+        return tensor
+
+
+def test_distributed_row_pools_every_key_by_type(tiny_path, monkeypatch):
+    pair = UnevenPair(default_accelerator())
+    trainer = make_trainer(tiny_path, "selfplay-clue", accelerator=pair, clue_format_weight=0.3)
+    real_stats = trainer_module._reward_stats
+    monkeypatch.setattr(
+        trainer_module, "_reward_stats", lambda r: {**real_stats(r), "new_rate": 0.25, "new_count": 5}
+    )
+    seen = []
+    real_update = trainer._update
+    monkeypatch.setattr(
+        trainer, "_update", lambda samples, adv: seen.append(len(samples)) or real_update(samples, adv)
+    )
+    row = trainer.run_iteration()
+    # Ints are counts: 1x here + 3x on the phantom process. Floats are means: (1x + 3x) / 2.
+    assert row["trained_samples"] == 4 * seen[0] and row["new_count"] == 20
+    assert row["new_rate"] == pytest.approx(0.5)
+    assert row["lr"] == pytest.approx(2 * trainer.scheduler.get_last_lr()[0])
+    assert row["b_spy"] == pytest.approx(2 * trainer.baselines.b_spy)
+    assert (row["iteration"], row["stage"], row["world_size"], row["skipped"]) == (1, "clue", 2, False)
+    # The phantom process had 3x the samples: this one padded its passes with weight-0 repeats, and trained.
+    assert row["loss"] != 0.0
+
+
+def test_pooling_sums_ints_averages_floats_and_keeps_the_rest():
+    metrics = {"samples": 3, "rate": 0.5, "skipped": False, "note": "x", "brand_new": 1.5}
+
+    def gather(local):
+        assert local.shape == (1, 3) and local.dtype == torch.float64
+        return torch.cat([local, local + 1])
+
+    pooled = pool_across_processes(metrics, gather)
+    assert pooled == {"samples": 7, "rate": 1.0, "skipped": False, "note": "x", "brand_new": 2.0}
+    assert isinstance(pooled["samples"], int) and list(pooled) == list(metrics)
+
+
 def _config(tiny_path, **trainer):
-    return run_config("selfplay-clue", tiny_path, SPOConfig.from_dict({**FAST, **trainer}), ENV)
+    settings = {**FAST, "clue_format_weight": 0.3, **trainer}
+    return run_config("selfplay-clue", tiny_path, algorithm_config("selfplay-clue", settings), ENV)
 
 
 def _comparable(rows):

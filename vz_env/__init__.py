@@ -2,6 +2,20 @@
 
 from vz_env import spy_v0
 from vz_env.config import SpyConfig
+from vz_env.data import ImagePair, ImageSource, resolve_source
+from vz_env.parsing import parse_clue, parse_vote
+from vz_env.turn import Phase, Role, Turn
 
-__all__ = ["SpyConfig", "spy_v0"]
+__all__ = [
+    "ImagePair",
+    "ImageSource",
+    "Phase",
+    "Role",
+    "SpyConfig",
+    "Turn",
+    "parse_clue",
+    "parse_vote",
+    "resolve_source",
+    "spy_v0",
+]
 __version__ = "0.1.0"

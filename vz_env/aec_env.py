@@ -7,7 +7,7 @@ from typing import Any
 from pettingzoo import AECEnv
 
 from vz_env.host import SpyHost
-from vz_env.rules import DONE
+from vz_env.turn import Phase
 from vz_env.views import agent_info, agent_infos
 
 
@@ -42,7 +42,7 @@ class raw_env(SpyHost, AECEnv):  # noqa: N801  (PettingZoo's naming convention)
             raise TypeError(f"action of {agent} must be a str, got {type(action).__name__}")
         self._cumulative_rewards[agent] = 0.0
         game.act(agent, action)
-        if game.phase == DONE:
+        if game.phase == Phase.DONE:
             self.rewards = game.rewards()
             self.terminations = dict.fromkeys(self.agents, True)
             self.infos = agent_infos(game, self.agents)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import string
-import typing
 from dataclasses import dataclass
 from typing import Any
 
 from vz_env import prompts
+from vz_env.settings import at_least, from_mapping, one_of, setting, to_plain_dict, validate
 
 DECISION_MODES = ("vote", "observer")
 SPY_IMAGES = ("modified", "blank")
@@ -20,58 +20,76 @@ SIZE_MISMATCH_POLICIES = ("resize", "report")
 class SpyConfig:
     """Rules, rewards and prompts of one "Who is the Spy" game (SPEC.md s2-s5, s8)."""
 
-    num_players: int = 4
-    num_spies: int = 1
-    # A fixed spy seat (0-based) instead of a drawn one: a learnable variant where votes need no perception.
-    spy_seat: int | None = None
-    num_rounds: int = 2
-    reveal_role: bool = True
-    spy_image: str = "modified"
-    decision_mode: str = "vote"
-    num_observers: int = 8
-    spy_votes: bool = False
+    num_players: int = setting(
+        4, "players per game, spies included", "between 3 and 99", lambda v: 3 <= v <= 99
+    )
+    num_spies: int = setting(1, "spies per game (fewer than num_players - 1)")
+    spy_seat: int | None = setting(
+        None,
+        "a fixed 0-based spy seat instead of a drawn one (a learnable variant: votes need no perception)",
+    )
+    num_rounds: int = at_least(2, 1, "clue rounds before the vote")
+    reveal_role: bool = setting(True, "tell each player its role in the prompt")
+    spy_image: str = one_of(
+        "modified", SPY_IMAGES, "what the spy sees: the 'modified' picture, or a 'blank' one"
+    )
+    decision_mode: str = one_of(
+        "vote", DECISION_MODES, "who names the spy: the players 'vote', or K outside 'observer' samples"
+    )
+    num_observers: int = at_least(8, 1, "K: observer samples per game in decision_mode 'observer'")
+    spy_votes: bool = setting(False, "whether the spy votes too")
 
-    clue_beta: float = 0.1
-    clue_lambda: float = 0.1
-    reward_correct: float = 1.0
-    reward_abstain: float = -0.5
-    reward_wrong: float = -1.0
-    format_reward: bool = True
-    format_weight: float = 0.3
+    clue_beta: float = at_least(0.1, 0, "beta: weight of the votes a spy draws in the zero-sum clue reward")
+    clue_lambda: float = at_least(
+        0.1, 0, "lambda: weight of a civilian's own votes received in the clue reward"
+    )
+    reward_correct: float = setting(1.0, "decision reward of a vote naming a spy")
+    reward_abstain: float = setting(-0.5, "decision reward of an N/A vote")
+    reward_wrong: float = setting(-1.0, "decision reward of a wrong or invalid vote")
+    format_reward: bool = setting(
+        True, "add the format term (+w well formed, -w otherwise) to decision rewards"
+    )
+    format_weight: float = at_least(0.3, 0, "w: size of the format term")
 
-    images: Any = "clevr"
-    image_size: tuple[int, int] = (320, 240)
-    broken_pairs: str = "keep"
-    size_mismatch: str = "resize"
+    images: Any = setting(
+        "clevr", "image pairs: a kind (clevr, charts), a folder of pairs, or an ImageSource"
+    )
+    image_size: tuple[int, int] = setting((320, 240), "(width, height) of the pictures, 16-4096 pixels each")
+    broken_pairs: str = one_of(
+        "keep",
+        BROKEN_PAIR_POLICIES,
+        "blank or identical pairs: 'keep' them (the paper tolerates some) or 'skip'",
+    )
+    size_mismatch: str = one_of(
+        "resize",
+        SIZE_MISMATCH_POLICIES,
+        "a folder pair whose two images differ in size: 'resize' or 'report' (skip)",
+    )
 
-    max_clue_chars: int = 200
-    max_reasoning_chars: int = 600
-    max_action_chars: int = 8192
-    invalid_clue_text: str = "(no valid clue)"
+    max_clue_chars: int = at_least(200, 1, "longest clue kept, in characters")
+    max_reasoning_chars: int = at_least(
+        600, 1, "characters of a player's own earlier reasoning shown back to it"
+    )
+    max_action_chars: int = at_least(
+        8192, 16, "characters of an action text kept (start and end; all of it is parsed)"
+    )
+    invalid_clue_text: str = setting("(no valid clue)", "placeholder shown to others for an invalid clue")
 
-    clue_prompt: str = prompts.CLUE_PROMPT
-    vote_prompt: str = prompts.VOTE_PROMPT
-    observer_prompt: str = prompts.OBSERVER_PROMPT
-    role_spy: str = prompts.ROLE_SPY
-    role_civilian: str = prompts.ROLE_CIVILIAN
-    role_hidden: str = prompts.ROLE_HIDDEN
+    clue_prompt: str = setting(prompts.CLUE_PROMPT, "template of the clue-turn prompt")
+    vote_prompt: str = setting(prompts.VOTE_PROMPT, "template of the vote prompt")
+    observer_prompt: str = setting(prompts.OBSERVER_PROMPT, "template of the observer prompt")
+    role_spy: str = setting(prompts.ROLE_SPY, "role line shown to a spy")
+    role_civilian: str = setting(prompts.ROLE_CIVILIAN, "role line shown to a civilian")
+    role_hidden: str = setting(prompts.ROLE_HIDDEN, "role line shown when reveal_role is off")
 
     def __post_init__(self) -> None:
-        _check_types(self)
+        validate(self)
         _check_values(self)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SpyConfig:
         """Build a config from keyword arguments, rejecting unknown names with the valid ones listed."""
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(kwargs) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"unknown SpyConfig field(s) {', '.join(unknown)}; valid names: {', '.join(valid)}"
-            )
-        if "image_size" in kwargs and isinstance(kwargs["image_size"], list):
-            kwargs["image_size"] = tuple(kwargs["image_size"])
-        return cls(**kwargs)
+        return from_mapping(cls, kwargs)
 
     def replace(self, **kwargs: Any) -> SpyConfig:
         """A copy with some fields changed (validated like a new config)."""
@@ -93,35 +111,10 @@ class SpyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (an image-source object is shown by its repr)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "images" and not isinstance(value, str):
-                value = repr(value)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+        out = to_plain_dict(self)
+        if not isinstance(self.images, str):
+            out["images"] = repr(self.images)
         return out
-
-
-def _check_types(cfg: SpyConfig) -> None:
-    hints = typing.get_type_hints(SpyConfig)
-    for f in dataclasses.fields(cfg):
-        hint = hints[f.name]
-        value = getattr(cfg, f.name)
-        if hint is bool and not isinstance(value, bool):
-            raise ValueError(f"{f.name} must be a bool, got {type(value).__name__} {value!r}")
-        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{f.name} must be an int, got {type(value).__name__} {value!r}")
-        if hint is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"{f.name} must be a number, got {type(value).__name__} {value!r}")
-        if hint is str and not isinstance(value, str):
-            raise ValueError(f"{f.name} must be a str, got {type(value).__name__} {value!r}")
-    size = cfg.image_size
-    if (
-        not isinstance(size, tuple)
-        or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
-    ):
-        raise ValueError(f"image_size must be a (width, height) pair of ints, got {size!r}")
 
 
 def _require(ok: bool, name: str, allowed: str, value: Any) -> None:
@@ -130,7 +123,6 @@ def _require(ok: bool, name: str, allowed: str, value: Any) -> None:
 
 
 def _check_values(cfg: SpyConfig) -> None:
-    _require(3 <= cfg.num_players <= 99, "num_players", "between 3 and 99", cfg.num_players)
     _require(
         1 <= cfg.num_spies < cfg.num_players - 1,
         "num_spies",
@@ -144,26 +136,6 @@ def _check_values(cfg: SpyConfig) -> None:
         f"None or a seat in 0..{cfg.num_players - 1} (with num_spies 1)",
         cfg.spy_seat,
     )
-    _require(cfg.num_rounds >= 1, "num_rounds", "at least 1", cfg.num_rounds)
-    _require(cfg.num_observers >= 1, "num_observers", "at least 1", cfg.num_observers)
-    _require(cfg.spy_image in SPY_IMAGES, "spy_image", f"one of {SPY_IMAGES}", cfg.spy_image)
-    _require(
-        cfg.decision_mode in DECISION_MODES, "decision_mode", f"one of {DECISION_MODES}", cfg.decision_mode
-    )
-    _require(
-        cfg.broken_pairs in BROKEN_PAIR_POLICIES,
-        "broken_pairs",
-        f"one of {BROKEN_PAIR_POLICIES}",
-        cfg.broken_pairs,
-    )
-    _require(
-        cfg.size_mismatch in SIZE_MISMATCH_POLICIES,
-        "size_mismatch",
-        f"one of {SIZE_MISMATCH_POLICIES}",
-        cfg.size_mismatch,
-    )
-    for name in ("clue_beta", "clue_lambda", "format_weight"):
-        _require(getattr(cfg, name) >= 0, name, "non-negative", getattr(cfg, name))
     width, height = cfg.image_size
     _require(
         16 <= width <= 4096 and 16 <= height <= 4096,
@@ -171,9 +143,6 @@ def _check_values(cfg: SpyConfig) -> None:
         "between 16 and 4096 pixels",
         cfg.image_size,
     )
-    for name in ("max_clue_chars", "max_reasoning_chars"):
-        _require(getattr(cfg, name) >= 1, name, "at least 1", getattr(cfg, name))
-    _require(cfg.max_action_chars >= 16, "max_action_chars", "at least 16", cfg.max_action_chars)
     for name, fields in prompts.TEMPLATE_FIELDS.items():
         _check_template(name, getattr(cfg, name), fields)
 

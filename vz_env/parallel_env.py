@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pettingzoo import ParallelEnv
 
 from vz_env.host import SpyHost
-from vz_env.rules import DONE
+from vz_env.turn import Phase
 from vz_env.views import agent_infos
 
 
@@ -37,7 +38,9 @@ class SpyParallelEnv(SpyHost, ParallelEnv):
 
     def step(self, actions: dict[str, str]):
         game = self._require_game()
-        if game.phase == DONE:
+        if not isinstance(actions, Mapping):
+            raise TypeError(f"step() expects a dict of actions (agent -> text), got {type(actions).__name__}")
+        if game.phase == Phase.DONE:
             raise RuntimeError("the game is over; call reset()")
         acting = game.pending
         missing = [a for a in acting if a not in actions]
@@ -48,7 +51,7 @@ class SpyParallelEnv(SpyHost, ParallelEnv):
                 raise TypeError(f"action of {agent} must be a str, got {type(actions[agent]).__name__}")
         for agent in acting:
             game.act(agent, actions[agent])
-        done = game.phase == DONE
+        done = game.phase == Phase.DONE
         observations = self._observations()
         rewards = game.rewards()
         terminations = dict.fromkeys(self.agents, done)

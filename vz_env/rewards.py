@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
+from vz_env.config import SpyConfig
 from vz_env.parsing import ParsedVote
 
 
@@ -35,6 +37,11 @@ def clue_rewards(
     return rewards
 
 
+def voted_for_spy(vote: ParsedVote, spies: Collection[int]) -> bool:
+    """Whether a vote is a correct one: valid and for any of the spies."""
+    return vote.valid and vote.target in spies
+
+
 def decision_reward(
     vote: ParsedVote,
     spies: Collection[int],
@@ -46,7 +53,7 @@ def decision_reward(
     """Verifiable reward of one vote (SPEC s5): correct, abstain, or wrong/invalid, plus the format term."""
     if vote.abstain:
         base = abstain
-    elif vote.valid and vote.target in spies:
+    elif voted_for_spy(vote, spies):
         base = correct
     else:
         base = wrong
@@ -56,6 +63,38 @@ def decision_reward(
 def clue_format_reward(valid: bool, format_weight: float) -> float:
     """The format term of a clue turn: kept when a clue was found, lost otherwise."""
     return format_weight if valid else -format_weight
+
+
+def format_weight_of(config: SpyConfig) -> float:
+    """The format term's weight a game uses: config.format_weight when format_reward is on, else 0."""
+    return config.format_weight if config.format_reward else 0.0
+
+
+@dataclass
+class VoteScore:
+    """What one vote earns: its decision reward (None for a spy's vote), its format term, its correctness."""
+
+    decision_reward: float | None
+    format_reward: float
+    voted_spy: bool
+
+
+def score_vote(vote: ParsedVote, spies: Collection[int], voter_is_spy: bool, config: SpyConfig) -> VoteScore:
+    """The one scoring of a vote (SPEC s5), for played votes and for extra sampled ones alike.
+
+    A spy's vote (spy_votes=True) earns no decision reward; it still has a format term.
+    """
+    weight = format_weight_of(config)
+    reward = None
+    if not voter_is_spy:
+        reward = decision_reward(
+            vote, spies, config.reward_correct, config.reward_abstain, config.reward_wrong, weight
+        )
+    return VoteScore(
+        decision_reward=reward,
+        format_reward=weight if vote.well_formed else -weight,
+        voted_spy=voted_for_spy(vote, spies),
+    )
 
 
 def civilians_win(received: Sequence[int], spies: Collection[int]) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -12,12 +11,30 @@ import numpy as np
 from vz_env import prompts
 from vz_env.config import SpyConfig
 from vz_env.data.base import ImagePair
-from vz_env.parsing import Answer, ParsedVote, clue_of, extract_answer, reasoning_before, vote_of
-from vz_env.rewards import civilians_win, clue_format_reward, clue_rewards, decision_reward, tally_votes
+from vz_env.grounding import is_grounded, scene_objects
+from vz_env.parsing import (
+    Answer,
+    ParsedVote,
+    clip_middle,
+    clue_of,
+    find_answer,
+    keep_ends,
+    normalize,
+    vote_of,
+)
+from vz_env.rewards import (
+    civilians_win,
+    clue_format_reward,
+    clue_rewards,
+    format_weight_of,
+    score_vote,
+    tally_votes,
+)
+from vz_env.turn import Phase, Role, Turn
 
-CLUE, DECISION, DONE = "clue", "decision", "done"
-PHASES = (CLUE, DECISION, DONE)
-SPY, CIVILIAN, OBSERVER = "spy", "civilian", "observer"
+# Enum member lookups cost about 250 ns each on CPython 3.11; the per-action paths use these aliases.
+_CLUE, _DECISION, _DONE = Phase.CLUE, Phase.DECISION, Phase.DONE
+_CIVILIAN, _HIDDEN, _OBSERVER, _SPY = Role.CIVILIAN, Role.HIDDEN, Role.OBSERVER, Role.SPY
 
 
 def player_name(seat: int) -> str:
@@ -64,33 +81,6 @@ def split_template(template: str, fixed: tuple[tuple[str, Any], ...]) -> tuple[s
     return tuple(pieces)
 
 
-@dataclass
-class Turn:
-    """One action as the game understood it: everything a trainer or evaluator needs, nothing re-parsed.
-
-    Read-only by convention: not frozen, because one is built for every action and a frozen dataclass
-    costs several times as much to build.
-    """
-
-    agent: str
-    phase: str
-    round: int
-    raw: str
-    reasoning: str
-    valid: bool
-    reason: str | None
-    clue: str | None = None
-    vote: str | None = None
-    abstain: bool = False
-    format_ok: bool = False
-    format_reward: float = 0.0
-    decision_reward: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The fields as a new dict (what dataclasses.asdict gives, without its deep copy of flat values)."""
-        return dict(self.__dict__)
-
-
 class SpyGame:
     """One game over one image pair with a fixed set of spies; knows nothing of PettingZoo."""
 
@@ -104,12 +94,12 @@ class SpyGame:
         self.players = self.agents[: config.num_players]
         self.seat_of = {name: i for i, name in enumerate(self.players)}
         self.turns: list[Turn] = []
-        self._role_of = {name: SPY if i in self.spies else CIVILIAN for i, name in enumerate(self.players)}
+        self._role_of = {name: _SPY if i in self.spies else _CIVILIAN for i, name in enumerate(self.players)}
         self._clue_order = self.players * config.num_rounds
         self._clue_index = 0
         self._round = 1
         self._voters = self._decision_voters()
-        self._phase = CLUE
+        self._phase = _CLUE
         self._pending = [self._clue_order[0]]
         self._votes: dict[str, Turn] = {}
         self._parsed_votes: dict[str, ParsedVote] = {}
@@ -126,7 +116,8 @@ class SpyGame:
         return [p for i, p in enumerate(self.players) if self.config.spy_votes or i not in self.spies]
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
+        """The current stage of the game."""
         return self._phase
 
     @property
@@ -147,25 +138,27 @@ class SpyGame:
         """Whether the game waits for this agent's action now (pending without building the list)."""
         return agent in self._pending
 
-    def role(self, agent: str) -> str:
-        return self._role_of.get(agent, OBSERVER)
+    def role(self, agent: str) -> Role:
+        """The agent's true role (SPY, CIVILIAN or OBSERVER), for trainers and evaluators."""
+        return self._role_of.get(agent, _OBSERVER)
 
     @property
-    def roles(self) -> dict[str, str]:
+    def roles(self) -> dict[str, Role]:
+        """Every agent's true role."""
         return {name: self.role(name) for name in self.agents}
 
     def image(self, agent: str) -> np.ndarray:
         """What the agent sees: spies the modified (or blank) picture, everyone else the original."""
-        return self._spy_view if self._role_of.get(agent) == SPY else self.pair.original
+        return self._spy_view if self._role_of.get(agent) == _SPY else self.pair.original
 
     def history(self) -> list[dict]:
         """The public clue history (clue text only), players numbered from 1 as the models see them."""
-        return [history_entry(self, t) for t in self.turns if t.phase == CLUE]
+        return [history_entry(self, t) for t in self.turns if t.phase == _CLUE]
 
-    def known_role(self, agent: str) -> str | None:
-        """The agent's own role as it may know it: only when reveal_role is on, never for observers."""
+    def known_role(self, agent: str) -> Role:
+        """The agent's own role as it may know it: HIDDEN unless reveal_role is on, always for observers."""
         role = self.role(agent)
-        return role if self.config.reveal_role and role != OBSERVER else None
+        return role if self.config.reveal_role and role != _OBSERVER else _HIDDEN
 
     def last_turn(self, agent: str) -> Turn | None:
         """The agent's latest turn, if it has acted."""
@@ -178,7 +171,7 @@ class SpyGame:
         if agent not in self._role_of:
             return self._render(agent, cfg.observer_prompt, values)
         values["own_reasoning"] = self._reasoning_text.get(agent) or prompts.NO_REASONING_YET
-        if self._phase == CLUE:
+        if self._phase == _CLUE:
             values["round"] = self._round
             return self._render(agent, cfg.clue_prompt, values)
         return self._render(agent, cfg.vote_prompt, values)
@@ -209,7 +202,7 @@ class SpyGame:
     def _role_text(self, agent: str) -> str:
         """The role line of a player's prompt: its own role when revealed, else the hidden-role text."""
         cfg = self.config
-        templates = {SPY: cfg.role_spy, CIVILIAN: cfg.role_civilian}
+        templates = {_SPY: cfg.role_spy, _CIVILIAN: cfg.role_civilian}
         template = templates.get(self.known_role(agent), cfg.role_hidden)
         return _with_counts(template, cfg.num_players, cfg.num_spies, cfg.num_rounds)
 
@@ -219,82 +212,103 @@ class SpyGame:
             raise TypeError(f"action of {agent} must be a str, got {type(text).__name__}")
         if agent not in self._pending:
             raise ValueError(f"it is not {agent}'s turn (waiting for {', '.join(self._pending) or 'nobody'})")
-        text = text[: self.config.max_action_chars]
-        answer = extract_answer(text)
-        reasoning = reasoning_before(text, answer, self.config.max_reasoning_chars)
-        if self._phase == CLUE:
-            turn = self._clue_turn(agent, text, answer, reasoning)
+        if self._phase == _CLUE:
+            turn = self.judge_clue(agent, text)
+            shown = turn.clue if turn.valid else self.config.invalid_clue_text
+            line = f"Round {turn.round}, PLAYER {self.seat_of[agent] + 1}: {shown}"
+            self._history_text = f"{self._history_text}\n{line}" if self._history_text else line
         else:
-            turn = self._vote_turn(agent, text, answer, reasoning)
+            turn, vote = self._judge_vote(agent, text)
+            self._votes[agent] = turn
+            self._parsed_votes[agent] = vote
         self.turns.append(turn)
         self._last_turn[agent] = turn
-        if reasoning:
-            line = f"Round {turn.round}: {reasoning}"
+        if turn.reasoning:
+            line = f"Round {turn.round}: {turn.reasoning}"
             earlier = self._reasoning_text.get(agent)
             self._reasoning_text[agent] = f"{earlier}\n{line}" if earlier else line
         self._advance(agent)
         return turn
 
-    def _advance(self, agent: str) -> None:
-        """Move to the next clue giver, to the vote once every clue is given, or end after the last vote."""
-        if self._phase == CLUE:
-            self._clue_index += 1
-            if self._clue_index < len(self._clue_order):
-                self._pending = [self._clue_order[self._clue_index]]
-                self._round = self._clue_index // self.config.num_players + 1
-            else:
-                self._phase, self._pending = DECISION, list(self._voters)
-            return
-        self._pending.remove(agent)
-        if not self._pending:
-            self._phase = DONE
-            self._rewards = self._final_rewards()
+    def _read(self, text: str) -> tuple[str, Answer | None, str]:
+        """The whole text parsed once: its bounded copy, its final answer and its bounded reasoning."""
+        normalised = normalize(text)
+        answer = find_answer(normalised)
+        reasoning = clip_middle(
+            normalised[: answer.start] if answer else normalised, self.config.max_reasoning_chars
+        )
+        return keep_ends(text, self.config.max_action_chars), answer, reasoning
 
-    def _clue_turn(self, agent: str, text: str, answer: Answer | None, reasoning: str) -> Turn:
+    def judge_clue(self, agent: str, text: str) -> Turn:
+        """The clue Turn this text makes in the current round, recording nothing."""
         cfg = self.config
+        raw, answer, reasoning = self._read(text)
         parsed = clue_of(answer, cfg.max_clue_chars)
-        round_ = self._round
-        shown = parsed.clue if parsed.valid else cfg.invalid_clue_text
-        line = f"Round {round_}, PLAYER {self.seat_of[agent] + 1}: {shown}"
-        self._history_text = f"{self._history_text}\n{line}" if self._history_text else line
         return Turn(
             agent=agent,
-            phase=CLUE,
-            round=round_,
-            raw=text,
+            phase=_CLUE,
+            round=self._round,
+            raw=raw,
             reasoning=reasoning,
             valid=parsed.valid,
             reason=parsed.reason,
             clue=parsed.clue,
             format_ok=parsed.valid,
-            format_reward=clue_format_reward(parsed.valid, cfg.format_weight) if cfg.format_reward else 0.0,
+            format_reward=clue_format_reward(parsed.valid, format_weight_of(cfg)),
+            grounded=self._grounded(agent, parsed.clue),
         )
 
-    def _vote_turn(self, agent: str, text: str, answer: Answer | None, reasoning: str) -> Turn:
+    def _grounded(self, agent: str, clue: str | None) -> bool | None:
+        """Whether the clue names an object of the agent's own scene record; None without one (SPEC s10)."""
+        spy = self._role_of.get(agent) == _SPY
+        if spy and self.config.spy_image == "blank":
+            return None
+        objects = scene_objects(self.pair.scene_of("modified" if spy else "original"))
+        return None if objects is None else is_grounded(clue, objects)
+
+    def judge_vote(self, agent: str, text: str) -> Turn:
+        """The decision Turn this text makes for the agent, scored, recording nothing (in any phase).
+
+        The env records the played vote with it; a trainer scores extra sampled votes with it.
+        """
+        return self._judge_vote(agent, text)[0]
+
+    def _judge_vote(self, agent: str, text: str) -> tuple[Turn, ParsedVote]:
         cfg = self.config
+        raw, answer, reasoning = self._read(text)
         vote = vote_of(answer, cfg.num_players, self.seat_of.get(agent))
-        weight = cfg.format_weight if cfg.format_reward else 0.0
+        score = score_vote(vote, self.spies, self.role(agent) == _SPY, cfg)
         turn = Turn(
             agent=agent,
-            phase=DECISION,
+            phase=_DECISION,
             round=cfg.num_rounds + 1,
-            raw=text,
+            raw=raw,
             reasoning=reasoning,
             valid=vote.valid,
             reason=vote.reason,
             vote=player_name(vote.target) if vote.target is not None else None,
             abstain=vote.abstain,
+            voted_spy=score.voted_spy,
             format_ok=vote.well_formed,
-            format_reward=weight if vote.well_formed else -weight,
-            decision_reward=None
-            if self.role(agent) == SPY
-            else decision_reward(
-                vote, self.spies, cfg.reward_correct, cfg.reward_abstain, cfg.reward_wrong, weight
-            ),
+            format_reward=score.format_reward,
+            decision_reward=score.decision_reward,
         )
-        self._votes[agent] = turn
-        self._parsed_votes[agent] = vote
-        return turn
+        return turn, vote
+
+    def _advance(self, agent: str) -> None:
+        """Move to the next clue giver, to the vote once every clue is given, or end after the last vote."""
+        if self._phase == _CLUE:
+            self._clue_index += 1
+            if self._clue_index < len(self._clue_order):
+                self._pending = [self._clue_order[self._clue_index]]
+                self._round = self._clue_index // self.config.num_players + 1
+            else:
+                self._phase, self._pending = _DECISION, list(self._voters)
+            return
+        self._pending.remove(agent)
+        if not self._pending:
+            self._phase = _DONE
+            self._rewards = self._final_rewards()
 
     def votes_received(self) -> list[int]:
         """Valid votes received per seat so far (only final once the game is done)."""
@@ -313,7 +327,7 @@ class SpyGame:
 
     def winner(self) -> str | None:
         """ "civilians" or "spies" once the game is done (evaluation only; rewards don't use it)."""
-        if self._phase != DONE:
+        if self._phase != _DONE:
             return None
         return "civilians" if civilians_win(self.votes_received(), self.spies) else "spies"
 

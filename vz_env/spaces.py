@@ -9,9 +9,8 @@ import numpy as np
 from gymnasium import spaces
 
 from vz_env.config import SpyConfig
+from vz_env.turn import Phase, Role
 
-PHASE_CODES = {"clue": 0, "decision": 1, "done": 2}
-ROLE_CODES = {None: 0, "civilian": 1, "spy": 2}
 _SAMPLE_CHARS = tuple(string.printable) + ("é", "ß", "你", "好", "🙂", "\u200b", "{", "}", "\\boxed{")
 
 
@@ -50,7 +49,10 @@ def prompt_capacity(config: SpyConfig) -> int:
 
 
 def observation_space(config: SpyConfig) -> spaces.Dict:
-    """What every agent observes: its picture, its prompt, and the structured facts a bot needs."""
+    """What every agent observes: its picture, its prompt, and the structured facts a bot needs.
+
+    "phase" is a Phase, "role" a Role shown to the agent (HIDDEN, CIVILIAN or SPY; never OBSERVER).
+    """
     width, height = config.image_size
     per_clue = 2 * max(config.max_clue_chars, len(config.invalid_clue_text)) + 48
     history_chars = config.num_players * config.num_rounds * per_clue + 2
@@ -58,10 +60,11 @@ def observation_space(config: SpyConfig) -> spaces.Dict:
         {
             "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
             "prompt": FreeText(prompt_capacity(config)),
-            "phase": spaces.Discrete(len(PHASE_CODES)),
+            "phase": spaces.Discrete(len(Phase)),
             "round": spaces.Discrete(config.num_rounds + 1),
             "seat": spaces.Discrete(config.num_players + 1),
-            "role": spaces.Discrete(len(ROLE_CODES)),
+            "num_players": spaces.Discrete(config.num_players + 1),
+            "role": spaces.Discrete(Role.SPY + 1),
             "history": FreeText(history_chars),
             "scene": FreeText(1 << 20),
         }

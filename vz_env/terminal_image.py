@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PIL import Image
 
@@ -13,19 +15,7 @@ def fit_width(image: np.ndarray, columns: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((columns, rows), Image.Resampling.BOX))
 
 
-def half_block_lines(image: np.ndarray, columns: int = 64) -> list[str]:
-    """Lines of ANSI true-colour escapes drawing the picture with '▀' (foreground top, background bottom)."""
-    small = fit_width(image, columns)
-    lines = []
-    for top, bottom in zip(small[0::2], small[1::2]):
-        cells = [
-            f"\x1b[38;2;{t[0]};{t[1]};{t[2]}m\x1b[48;2;{b[0]};{b[1]};{b[2]}m▀" for t, b in zip(top, bottom)
-        ]
-        lines.append("".join(cells) + "\x1b[0m")
-    return lines
-
-
-def rich_image(image: np.ndarray, columns: int = 64):
+def rich_image(image: np.ndarray, columns: int = 64) -> Any:
     """A rich renderable of the picture (rich is imported here so the env stays light)."""
     from rich.text import Text
 

@@ -16,8 +16,11 @@ import numpy as np
 from vz_env.config import SpyConfig
 from vz_env.data import ImageSource
 from vz_env.data.base import ImagePair
-from vz_env.rules import CLUE, DONE, SPY, SpyGame, history_entry
-from vz_env.spaces import PHASE_CODES, ROLE_CODES
+from vz_env.rules import SpyGame, history_entry
+from vz_env.turn import Phase, Role
+
+# Enum member lookups cost about 250 ns each on CPython 3.11; the per-action paths use these aliases.
+_CLUE, _DONE, _SPY = Phase.CLUE, Phase.DONE, Role.SPY
 
 MAX_PAIR_DRAWS = 100
 _JSON = json.JSONEncoder(ensure_ascii=False)
@@ -114,7 +117,7 @@ class ViewCache:
     def __init__(self, game: SpyGame, scenes: SceneTexts) -> None:
         self.game = game
         self._scenes = scenes
-        self._fixed: dict[str, tuple[np.ndarray, int, int, str]] = {}
+        self._fixed: dict[str, tuple[np.ndarray, int, Role, str]] = {}
         self._clues: list[str] = []
         self._seen = 0
         self._refresh()
@@ -123,21 +126,21 @@ class ViewCache:
         """Bring the per-turn parts (phase, round, history JSON) up to the game's latest turn."""
         game = self.game
         for turn in game.turns[self._seen :]:
-            if turn.phase == CLUE:
+            if turn.phase == _CLUE:
                 self._clues.append(_history_json(history_entry(game, turn)))
         self._seen = len(game.turns)
-        self._shared = (PHASE_CODES[game.phase], game.round, "[" + ", ".join(self._clues) + "]")
+        self._shared = (game.phase, game.round, "[" + ", ".join(self._clues) + "]")
 
-    def _fixed_parts(self, agent: str) -> tuple[np.ndarray, int, int, str]:
+    def _fixed_parts(self, agent: str) -> tuple[np.ndarray, int, Role, str]:
         """The parts of an agent's observation that stay the same all game: image, seat, role, scene."""
         game = self.game
-        spy = game.role(agent) == SPY
+        spy = game.role(agent) == _SPY
         if spy and game.config.spy_image == "blank":
             scene = ""
         else:
             scene = self._scenes.get(game.pair, "modified" if spy else "original")
         seat = game.seat_of.get(agent, game.config.num_players)
-        fixed = (game.image(agent), seat, ROLE_CODES[game.known_role(agent)], scene)
+        fixed = (game.image(agent), seat, game.known_role(agent), scene)
         self._fixed[agent] = fixed
         return fixed
 
@@ -152,6 +155,7 @@ class ViewCache:
             "phase": phase,
             "round": round_,
             "seat": seat,
+            "num_players": self.game.config.num_players,
             "role": role,
             "history": history,
             "scene": scene,
@@ -160,27 +164,23 @@ class ViewCache:
 
 def agent_infos(game: SpyGame, agents: Iterable[str], skipped_pairs: int = 0) -> dict[str, dict[str, Any]]:
     """The info dict of each agent, sharing the game's outcome between them once it is done."""
-    outcome = _outcome(game) if game.phase == DONE else None
+    outcome = _outcome(game) if game.phase == _DONE else None
     return {agent: agent_info(game, agent, outcome, skipped_pairs) for agent in agents}
 
 
 def agent_info(
     game: SpyGame, agent: str, outcome: tuple | None = None, skipped_pairs: int = 0
 ) -> dict[str, Any]:
-    """The info dict of one agent: its turn state, its last parsed action, and the outcome once done."""
-    last = game.last_turn(agent)
+    """The info dict of one agent: its turn state, its last Turn (None before it acts), the final outcome."""
     info: dict[str, Any] = {
         "phase": game.phase,
         "acting": game.is_pending(agent),
-        "turn": last.as_dict() if last is not None else None,
+        "turn": game.last_turn(agent),
     }
     if skipped_pairs:
         info["skipped_pairs"] = skipped_pairs
     if outcome is not None:
         rewards, winner, roles, received = outcome
-        vote = game.vote_of(agent)
-        info["vote"] = vote.vote if vote else None
-        info["decision_reward"] = vote.decision_reward if vote else None
         info["game_reward"] = rewards[agent]
         info["winner"] = winner
         info["roles"] = dict(roles)
@@ -188,6 +188,6 @@ def agent_info(
     return info
 
 
-def _outcome(game: SpyGame) -> tuple[dict[str, float], str | None, dict[str, str], dict[str, int]]:
+def _outcome(game: SpyGame) -> tuple[dict[str, float], str | None, dict[str, Role], dict[str, int]]:
     """What every agent's final info shares: rewards, winner, roles and votes received."""
     return game.rewards(), game.winner(), game.roles, dict(zip(game.players, game.votes_received()))

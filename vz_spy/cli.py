@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("play", "data", "train", "sft", "eval", "plot", "tiny_model")
+SUBCOMMANDS = ("play", "data", "train", "sft", "eval", "plot", "export", "tiny_model")
 
 
 class CliError(Exception):

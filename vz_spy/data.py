@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from vz_spy.cli import CliError
 from vz_spy.options import parse_size
+from vz_spy.paths import output_folder
 
 KINDS = ("clevr", "charts", "photos")
 SHOWN_FINDINGS = 20  # problem lines `data check` prints before summing up the rest
@@ -114,19 +115,21 @@ def _write(args: argparse.Namespace) -> int:
 
     if args.num_pairs < 1:
         raise CliError(f"--num-pairs must be at least 1, got {args.num_pairs}")
-    if args.out.exists() and not args.out.is_dir():
-        raise CliError(f"--out {args.out} exists and is not a folder")
+    output_folder("--out", args.out)
     source = _source(args)
-    with _Progress(f"{args.kind} pairs", args.num_pairs) as progress:
-        summary = write_pairs(
-            source,
-            args.out,
-            args.num_pairs,
-            seed=args.seed,
-            size=args.size,
-            workers=args.workers,
-            on_pair=progress.advance,
-        )
+    try:
+        with _Progress(f"{args.kind} pairs", args.num_pairs) as progress:
+            summary = write_pairs(
+                source,
+                args.out,
+                args.num_pairs,
+                seed=args.seed,
+                size=args.size,
+                workers=args.workers,
+                on_pair=progress.advance,
+            )
+    except (ValueError, OSError) as err:
+        raise CliError(f"{args.kind} pairs: {err}") from None
     line = (
         f"wrote {summary.num_pairs} {args.kind} pairs to {summary.out_dir} in {summary.seconds:.1f} s "
         f"({summary.pairs_per_second:.0f} pairs/s)"
@@ -167,14 +170,16 @@ class _Progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console(stderr=True)
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console,
             auto_refresh=False,
             transient=True,
+            disable=not console.is_terminal,
         )
         self._task = self._bar.add_task(description, total=total)
         self._drawn = 0.0

@@ -7,6 +7,7 @@ import json
 
 from vz_spy.cli import CliError
 from vz_spy.options import add_env_options, env_kwargs_from
+from vz_spy.paths import output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="play policy A against policy B and report win rates",
         description="Play M games of policy A against policy B (each seed twice, sides swapped) and report "
-        "win rate per role with 95%% Wilson intervals, decision accuracy, N/A and invalid rates. "
-        "A policy is 'scene', 'random', 'tiny' (the built-in tiny VLM) or a local Hugging Face model folder.",
+        "win rate per role with 95%% Wilson intervals, decision accuracy, N/A and invalid rates, and clue "
+        "grounding (clues naming the colour and shape of an object in the speaker's own scene). "
+        "A policy is 'scene', 'random', 'tiny' (the pretrained tiny VLM, built on first use) or a local "
+        "Hugging Face model folder.",
     )
     parser.add_argument("--a", default="tiny", help="policy A (default: tiny)")
     parser.add_argument("--b", default="scene", help="policy B (default: scene)")
@@ -36,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.games < 1 or args.batch < 1:
         raise CliError("--games and --batch must be at least 1")
+    if args.json:
+        output_file("--json", args.json)
     env_kwargs = env_kwargs_from(args)
     try:
         policy_a = load_policy(args.a, seed=args.seed)

@@ -17,19 +17,32 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+ENV_FLAGS = {
+    "num_players": "--players",
+    "num_spies": "--spies",
+    "num_rounds": "--rounds",
+    "images": "--images",
+    "image_size": "--size",
+    "decision_mode": "--decision-mode",
+}
+
+
 def add_env_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("game")
-    group.add_argument("--players", type=int, default=4, help="players per game (default 4)")
-    group.add_argument("--spies", type=int, default=1, help="spies per game (default 1)")
-    group.add_argument("--rounds", type=int, default=2, help="clue rounds (default 2)")
-    group.add_argument("--images", default="clevr", help="image kind (clevr, charts) or a folder of pairs")
-    group.add_argument("--size", type=parse_size, default=(320, 240), help="image size WxH (default 320x240)")
-    group.add_argument(
-        "--decision-mode",
-        choices=("vote", "observer"),
-        default="vote",
-        help="who names the spy (default vote)",
-    )
+    """The game flags, with SpyConfig's defaults and help texts."""
+    from vz_env.config import DECISION_MODES, SpyConfig
+    from vz_env.settings import describe
+
+    group = parser.add_argument_group("game (SpyConfig fields; the others are listed in docs/env.md)")
+    for field, flag in ENV_FLAGS.items():
+        kind = {"images": str, "image_size": parse_size, "decision_mode": str}.get(field, int)
+        group.add_argument(
+            flag,
+            type=kind,
+            default=getattr(SpyConfig, field),
+            choices=DECISION_MODES if field == "decision_mode" else None,
+            metavar="WxH" if field == "image_size" else None,
+            help=describe(SpyConfig, field),
+        )
 
 
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:

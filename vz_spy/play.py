@@ -10,16 +10,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vz_env.config import SpyConfig
-from vz_env.rules import CIVILIAN, CLUE, SPY
+from vz_env.render import (
+    describe_change,
+    picture_panels,
+    result_table,
+    seat_label,
+    spy_view,
+    vote_text,
+    winner_text,
+)
+from vz_env.turn import Phase
 from vz_spy.cli import CliError
+from vz_spy.paths import output_folder
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from agents.base import Policy
-    from vz_env.rules import SpyGame, Turn
+    from vz_env.rules import SpyGame
+    from vz_env.turn import Turn
 
-BOT_KINDS = ("scene", "random")
 DEFAULT_BOTS = "scene"
 RANDOM_SEED_BOUND = 2**31
 FLAG_OF_FIELD = {"num_players": "--players", "num_rounds": "--rounds", "images": "--images"}
@@ -27,6 +37,9 @@ FLAG_OF_FIELD = {"num_players": "--players", "num_rounds": "--rounds", "images":
 
 def register(subparsers: Any) -> None:
     """Add the `play` subcommand and its flags."""
+    from agents.registry import BOT_NAMES
+    from vz_env.settings import describe
+
     parser = subparsers.add_parser(
         "play",
         help="play one seat in the terminal against bots or a model",
@@ -38,7 +51,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=SpyConfig.num_players,
         metavar="N",
-        help="players, 3-99 (default: %(default)s)",
+        help=describe(SpyConfig, "num_players"),
     )
     parser.add_argument("--seat", type=int, metavar="K", help="your seat 1..N (default: drawn from the seed)")
     parser.add_argument(
@@ -49,7 +62,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=SpyConfig.num_rounds,
         metavar="R",
-        help="clue rounds (default: %(default)s)",
+        help=describe(SpyConfig, "num_rounds"),
     )
     role = parser.add_mutually_exclusive_group()
     role.add_argument(
@@ -60,9 +73,11 @@ def register(subparsers: Any) -> None:
         help="tell players their role (default)",
     )
     role.add_argument("--hide-role", dest="reveal_role", action="store_false", help="keep roles secret")
-    parser.add_argument("--bots", choices=BOT_KINDS, help=f"scripted opponents (default: {DEFAULT_BOTS})")
+    parser.add_argument("--bots", choices=BOT_NAMES, help=f"scripted opponents (default: {DEFAULT_BOTS})")
     parser.add_argument(
-        "--model", metavar="PATH", help="a local Hugging Face VLM folder playing every other seat"
+        "--model",
+        metavar="PATH",
+        help="a local Hugging Face VLM folder playing every other seat (vllm:PATH: served by vLLM)",
     )
     parser.add_argument(
         "--images",
@@ -115,13 +130,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise CliError(f"--seed must be non-negative, got {args.seed}")
     if args.model is not None and args.bots is not None:
         raise CliError("--bots and --model exclude each other: the model plays every other seat")
-    if args.model is not None and not Path(args.model).expanduser().is_dir():
+    if args.model is not None and not Path(args.model.removeprefix("vllm:")).expanduser().is_dir():
         raise CliError(f"--model {args.model} does not exist or is not a folder (a local Hugging Face model)")
     if args.image_width < 8:
         raise CliError(f"--image-width must be at least 8 columns, got {args.image_width}")
-    save_dir = Path(args.save_images) if args.save_images is not None else None
-    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
-        raise CliError(f"--save-images {args.save_images} exists and is not a folder")
+    if args.save_images is not None:
+        output_folder("--save-images", args.save_images)
 
 
 def make_env(args: argparse.Namespace) -> Any:
@@ -149,6 +163,7 @@ def seat_policies(
 ) -> dict[str, Policy]:
     """Who plays each seat: the person, and bots or one shared model everywhere else."""
     from agents.human import HumanAgent
+    from agents.registry import load_policy
 
     model = load_model(args.model, seed, console) if args.model is not None else None
     policies: dict[str, Policy] = {}
@@ -157,26 +172,22 @@ def seat_policies(
             policies[agent] = HumanAgent(console, image_width=args.image_width, save_images=args.save_images)
         else:
             policies[agent] = (
-                model if model is not None else make_bot(args.bots or DEFAULT_BOTS, seed + 1 + index)
+                model if model is not None else load_policy(args.bots or DEFAULT_BOTS, seed=seed + 1 + index)
             )
     return policies
 
 
-def make_bot(kind: str, seed: int) -> Policy:
-    """A scripted opponent of the kind named by --bots."""
-    from agents.scripted import RandomAgent, SceneBot
-
-    return SceneBot(seed=seed) if kind == "scene" else RandomAgent(seed=seed)
-
-
 def load_model(path: str, seed: int, console: Console) -> Policy:
     """The --model VLM (torch is imported only here); a bad folder becomes a one-line CLI error."""
-    from agents.hf_vlm import HFVLMPolicy, ModelLoadError
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.registry import VLLM_PREFIX, load_policy
 
     with console.status(f"Loading model {path} ..."):
         try:
+            if path.startswith(VLLM_PREFIX):
+                return load_policy(path, seed=seed)
             return HFVLMPolicy(path, seed=seed)
-        except ModelLoadError as err:
+        except ValueError as err:  # ModelLoadError, or a vllm: spec naming no folder
             raise CliError(str(err)) from None
 
 
@@ -191,11 +202,6 @@ def print_header(console: Console, args: argparse.Namespace, seed: int, human: s
         console.print(f"Watching: every seat is played by {opponents}.", markup=False)
     else:
         console.print(f"You are {seat_label(human)}. Describe your picture; then vote for the spy.")
-
-
-def seat_label(agent: str) -> str:
-    """How players are named to people: player_1 is PLAYER 2."""
-    return f"PLAYER {int(agent.rsplit('_', 1)[1]) + 1}"
 
 
 def play_game(env: Any, policies: dict[str, Policy], seed: int, narrator: Narrator) -> SpyGame:
@@ -247,52 +253,13 @@ class Narrator:
         from rich.text import Text
 
         who = seat_label(turn.agent) + (" (you)" if turn.agent == self.human else "")
-        if turn.phase == CLUE:
+        if turn.phase == Phase.CLUE:
             said = f" says: {turn.clue}" if turn.valid else f" gave no valid clue ({turn.reason})"
         elif self.human is None or turn.agent == self.human:
             said = f" votes: {vote_text(turn)}"
         else:
             said = " has voted."
         self.console.print(Text.assemble((who, "bold"), said))
-
-
-def show_pictures(console: Console, game: SpyGame, width: int) -> None:
-    """Both pictures side by side (stacked when the terminal is narrow), titled with who sees each."""
-    from rich.columns import Columns
-    from rich.panel import Panel
-
-    from vz_env.terminal_image import rich_image
-
-    width = max(8, min(width, console.width - 4))
-    civilians = [seat_label(p) for p in game.players if game.role(p) == CIVILIAN]
-    spies = [seat_label(p) for p in game.players if game.role(p) == SPY]
-    panels = [
-        Panel(rich_image(game.pair.original, width), title="original: " + ", ".join(civilians), expand=False),
-        Panel(rich_image(spy_image(game), width), title="spy's: " + ", ".join(spies), expand=False),
-    ]
-    console.print(Columns(panels))
-
-
-def spy_image(game: SpyGame) -> Any:
-    """The picture the spies saw (modified, or blank in the blank-spy variant)."""
-    return game.image(game.players[min(game.spies)])
-
-
-def vote_text(turn: Turn, with_reason: bool = True) -> str:
-    """A vote as people read it: PLAYER k, N/A, or invalid (with why, where there is room)."""
-    if turn.abstain:
-        return "N/A"
-    if turn.valid and turn.vote is not None:
-        return seat_label(turn.vote)
-    return f"invalid ({turn.reason})" if with_reason else "invalid"
-
-
-def describe_change(change: dict[str, Any]) -> str:
-    """One edit of the pair in words: "object 2: color red -> blue", or its fields for other sources."""
-    if {"attribute", "before", "after"} <= change.keys():
-        where = f"object {change['object']}: " if "object" in change else ""
-        return f"{where}{change['attribute']} {change['before']} -> {change['after']}"
-    return ", ".join(f"{key}={value}" for key, value in change.items())
 
 
 def show_result(console: Console, game: SpyGame, human: str | None, args: argparse.Namespace) -> None:
@@ -312,50 +279,11 @@ def save_pictures(console: Console, game: SpyGame, folder: Path) -> None:
     """Write both pictures of the game as PNG (atomically) for --save-images."""
     from agents.human import save_png
 
-    for name, image in (("original", game.pair.original), ("spy", spy_image(game))):
+    for name, image in (("original", game.pair.original), ("spy", spy_view(game))):
         path = save_png(image, folder / f"{name}.png")
         console.print(f"Saved {path}", style="dim", markup=False)
 
 
-def result_table(game: SpyGame, human: str | None) -> Any:
-    """Per player: role, clues, vote, votes received and reward."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="Result")
-    for column in ("player", "role", "clues", "vote", "vote reward", "votes received", "reward"):
-        table.add_column(column)
-    rewards = game.rewards()
-    received = game.votes_received()
-    for seat, agent in enumerate(game.players):
-        clues = [
-            t.clue or game.config.invalid_clue_text
-            for t in game.turns
-            if t.agent == agent and t.phase == CLUE
-        ]
-        vote = game.vote_of(agent)
-        table.add_row(
-            seat_label(agent) + (" (you)" if agent == human else ""),
-            "SPY" if game.role(agent) == SPY else "civilian",
-            Text(" / ".join(clues)),
-            vote_text(vote, with_reason=False) if vote is not None else "-",
-            signed(vote.decision_reward) if vote is not None and vote.decision_reward is not None else "-",
-            str(received[seat]),
-            signed(rewards[agent]),
-        )
-    return table
-
-
-def signed(value: float) -> str:
-    """A reward with its sign, never "-0.000"."""
-    return f"{round(value, 3) or 0.0:+.3f}"
-
-
-def winner_text(game: SpyGame, human: str | None) -> str:
-    """Who won, and whether that is the person at the terminal."""
-    winner = game.winner()
-    text = f"[bold]Winner: the {winner}[/]"
-    if human is None:
-        return text
-    won = (game.role(human) == SPY) == (winner == "spies")
-    return text + (" - [green]you win![/]" if won else " - [red]you lose.[/]")
+def show_pictures(console: Console, game: SpyGame, width: int) -> None:
+    """Both pictures side by side (stacked when the terminal is narrow), at most as wide as the console."""
+    console.print(picture_panels(game, max(8, min(width, console.width - 4))))

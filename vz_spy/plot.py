@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vz_spy.cli import CliError
+from vz_spy.paths import output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from algorithms.plot import plot_run
 
+    if args.out:
+        output_file("--out", args.out)
     try:
         path = plot_run(args.run_dir, args.out)
     except ValueError as err:

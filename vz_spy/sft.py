@@ -7,10 +7,22 @@ from typing import Any
 
 from vz_spy.cli import CliError
 from vz_spy.options import add_env_options, env_kwargs_from
+from vz_spy.paths import output_folder
+
+SFT_FLAGS = {
+    "--games": "games",
+    "--epochs": "epochs",
+    "--lr": "learning_rate",
+    "--batch-size": "batch_size",
+    "--seed": "seed",
+}  # flag -> SFTConfig field
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `sft` subcommand."""
+    from algorithms.sft_config import SFTConfig
+    from vz_env.settings import describe
+
     parser = subparsers.add_parser(
         "sft",
         help="warm-start a VLM on the answer format (boxed clues and votes) before self-play",
@@ -21,18 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, help="model folder to create (must not exist or be empty)")
     parser.add_argument(
-        "--model", default=None, help="local Hugging Face VLM folder (default: built-in tiny VLM)"
+        "--model", default=None, help="local Hugging Face VLM folder (default: the pretrained tiny VLM)"
     )
-    parser.add_argument("--games", type=int, default=32, help="bot games to learn from (default 32)")
-    parser.add_argument("--epochs", type=int, default=4, help="passes over their turns (default 4)")
-    parser.add_argument(
-        "--lr",
-        type=float,
-        default=5e-3,
-        help="learning rate (default 5e-3 for the tiny VLM; ~1e-5 for real ones)",
-    )
-    parser.add_argument("--batch-size", type=int, default=16, help="turns per optimizer step (default 16)")
-    parser.add_argument("--seed", type=int, default=0)
+    for flag, name in SFT_FLAGS.items():
+        kind = float if name == "learning_rate" else int
+        parser.add_argument(flag, type=kind, default=getattr(SFTConfig, name), help=describe(SFTConfig, name))
     parser.add_argument(
         "--check-games",
         type=int,
@@ -49,15 +54,12 @@ def run(args: argparse.Namespace) -> int:
     from algorithms.sft import SFTConfig, format_report, free_folder
 
     env_kwargs = env_kwargs_from(args)
+    output_folder("--out", args.out, free=True)
     if args.check_games < 0:
         raise CliError(f"--check-games must be >= 0, got {args.check_games}")
     try:
         config = SFTConfig(
-            games=args.games,
-            epochs=args.epochs,
-            learning_rate=args.lr,
-            batch_size=args.batch_size,
-            seed=args.seed,
+            **{name: getattr(args, flag[2:].replace("-", "_")) for flag, name in SFT_FLAGS.items()}
         )
         free_folder(args.out)
         summary = _train_with_progress(args, config, env_kwargs)

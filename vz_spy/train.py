@@ -8,42 +8,75 @@ import time
 from pathlib import Path
 from typing import Any
 
+from algorithms.train_config import DEFAULT_LORA_TARGETS
 from vz_spy.cli import CliError
+from vz_spy.paths import output_folder
 
+# LoRA on the output head too: a tiny model's vote tokens move much faster with it.
+TINY_LORA_TARGETS = f"({DEFAULT_LORA_TARGETS})|lm_head"
 PRESETS: dict[str, dict[str, Any]] = {
+    # The main job: the pretrained tiny VLM on the ordinary game, about ten minutes on two CPU cores.
+    # Both stages train: the stage patience (SPEC s6's P, 10 here rather than the paper's 20) ends a
+    # stage that no threshold ends, and bias-corrected EMAs let the thresholds act from the start.
     "tiny": {
         "trainer": {
-            "iterations": 8,
-            "games_per_iter": 4,
-            "group_size": 4,
-            "max_new_tokens": 32,
-            "learning_rate": 2e-4,
-            "checkpoint_every": 4,
-            "min_stage_iters": 2,
+            "iterations": 30,
+            "games_per_iter": 8,
+            "group_size": 8,
+            "max_new_tokens": 16,
+            "learning_rate": 1e-3,
+            "lr_schedule": "constant",
+            "warmup_ratio": 0.0,
+            "lora_targets": TINY_LORA_TARGETS,
+            "min_stage_iters": 3,
+            "stage_patience": 10,
+            "stage_ema_bias_correction": True,
+            "checkpoint_every": 10,
         },
-        "env": {"image_size": [160, 120]},
+        "env": {},
     },
     "paper": {"trainer": {"iterations": 100, "games_per_iter": 32, "max_new_tokens": 512}, "env": {}},
 }
-FLAG_FIELDS = {"iterations": "iterations", "games_per_iter": "games_per_iter", "seed": "seed"}
+FLAG_FIELDS = {
+    "iterations": "iterations",
+    "games_per_iter": "games_per_iter",
+    "seed": "seed",
+    "rollout_backend": "rollout_backend",
+}
+FLAG_TYPES = {"rollout_backend": str}  # the other flags take ints
+VERSUS_GAMES = 200
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from algorithms.trainers import TRAINERS
+    from algorithms.train_config import ALGORITHMS, SPOConfig
+    from vz_env.settings import describe
 
     parser = subparsers.add_parser(
         "train",
         help="train a VLM by self-play (Iterative-SPO or a baseline)",
         description="Train a VLM on spy games. Settings come from --preset, then --config FILE (JSON with "
         "'algo', 'model', 'trainer' and 'env' sections), then the flags.",
+        epilog=settings_epilog(SPOConfig, "'trainer' settings of --config FILE")
+        + "\nThe 'env' section takes SpyConfig fields (docs/env.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--algo", choices=sorted(TRAINERS), default=None, help="default iterative-spo")
     parser.add_argument(
-        "--model", default=None, help="local Hugging Face VLM folder (default: built-in tiny VLM)"
+        "--algo",
+        choices=sorted(ALGORITHMS),
+        default=None,
+        help="a preset of the trainer's stage_schedule: iterative-spo (default, adaptive), grpo-decision "
+        "(decision-only), selfplay-clue (clue-only)",
     )
-    parser.add_argument("--iterations", type=int, default=None)
-    parser.add_argument("--games-per-iter", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--model", default=None, help="local Hugging Face VLM folder (default: the pretrained tiny VLM)"
+    )
+    for flag, name in FLAG_FIELDS.items():
+        parser.add_argument(
+            f"--{flag.replace('_', '-')}",
+            type=FLAG_TYPES.get(name, int),
+            default=None,
+            help=describe(SPOConfig, name),
+        )
     parser.add_argument("--out", default=None, help="run folder (default runs/ALGO-YYYYmmdd-HHMMSS)")
     parser.add_argument(
         "--resume", metavar="RUN_DIR", default=None, help="continue a run from its checkpoint"
@@ -51,36 +84,73 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="FILE", default=None, help="JSON run config")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help="default tiny (quick, CPU)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw curves at the end")
+    parser.add_argument(
+        "--versus-games",
+        type=int,
+        default=VERSUS_GAMES,
+        metavar="N",
+        help=f"at the end, play the trained policy against its frozen start over N games, seats and roles "
+        f"swapped, and print its win rate with the 95%% interval (default {VERSUS_GAMES}; 0: skip)",
+    )
     parser.set_defaults(func=run)
+
+
+def settings_epilog(config_class: type, title: str) -> str:
+    """Every field of a config class, one line each with its help text, default and rule, for --help."""
+    import dataclasses
+
+    from vz_env.settings import describe
+
+    names = [f.name for f in dataclasses.fields(config_class)]
+    width = max(map(len, names))
+    lines = [f"  {name:<{width}}  {describe(config_class, name).replace('%%', '%')}" for name in names]
+    return f"{title}:\n" + "\n".join(lines) + "\n"
 
 
 def build_config(args: argparse.Namespace) -> dict[str, Any]:
     """The run config from preset, config file and flags, validated (ValueError names the bad field)."""
     from algorithms.run import run_config
-    from algorithms.train_config import SPOConfig
+    from algorithms.train_config import ALGORITHMS, SPOConfig
 
     preset = PRESETS[args.preset or "tiny"]
-    algo, model = "iterative-spo", None
-    trainer, env = dict(preset["trainer"]), dict(preset["env"])
-    if args.config:
-        try:
-            data = json.loads(Path(args.config).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise CliError(f"--config {args.config}: {err}") from None
-        unknown = set(data) - {"algo", "model", "trainer", "env"}
-        if unknown:
-            raise CliError(f"--config {args.config}: unknown section(s) {', '.join(sorted(unknown))}")
-        algo, model = data.get("algo", algo), data.get("model", model)
-        trainer.update(data.get("trainer", {}))
-        env.update(data.get("env", {}))
-    algo = args.algo or algo
-    model = args.model or model
+    data = read_config_file(args.config) if args.config else {}
+    algo = args.algo or data.get("algo") or "iterative-spo"
+    model = args.model or data.get("model")
+    # The algorithm is a preset too: it comes before the file's settings, unless it is a flag.
+    trainer = {**preset["trainer"], **ALGORITHMS.get(algo, {}), **data.get("trainer", {})}
+    if args.algo:
+        trainer.update(ALGORITHMS[args.algo])
+    env = {**preset["env"], **data.get("env", {})}
     for flag, name in FLAG_FIELDS.items():
         if getattr(args, flag) is not None:
             trainer[name] = getattr(args, flag)
-    if "image_size" in env:
-        env["image_size"] = tuple(env["image_size"])
-    return run_config(algo, model, SPOConfig.from_dict(trainer), env)
+    try:
+        return run_config(algo, model, SPOConfig.from_dict(trainer), env)
+    except ValueError as err:
+        where = f"--config {args.config}: " if args.config else ""
+        raise CliError(f"{where}{err}") from None
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The JSON run config FILE, its shape checked: one line naming the file and the bad part otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CliError(f"--config {path} line {err.lineno}: not valid JSON ({err.msg})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CliError(f"--config {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CliError(f"--config {path}: expected a JSON object with 'algo', 'model', 'trainer', 'env'")
+    unknown = set(data) - {"algo", "model", "trainer", "env"}
+    if unknown:
+        raise CliError(f"--config {path}: unknown section(s) {', '.join(sorted(unknown))}")
+    for key in ("algo", "model"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise CliError(f"--config {path}: {key} must be a string, got {data[key]!r}")
+    for key in ("trainer", "env"):
+        if not isinstance(data.get(key, {}), dict):
+            raise CliError(f"--config {path}: {key} must be an object of settings, got {data[key]!r}")
+    return data
 
 
 def explicit_overrides(args: argparse.Namespace, saved: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +159,10 @@ def explicit_overrides(args: argparse.Namespace, saved: dict[str, Any]) -> dict[
     if args.config or args.preset:
         return build_config(args)
     if args.algo:
+        from algorithms.train_config import ALGORITHMS
+
         wanted["algo"] = args.algo
+        wanted["trainer"].update(ALGORITHMS[args.algo])
     if args.model:
         wanted["model"] = args.model
     for flag, name in FLAG_FIELDS.items():
@@ -101,6 +174,8 @@ def explicit_overrides(args: argparse.Namespace, saved: dict[str, Any]) -> dict[
 def run(args: argparse.Namespace) -> int:
     from algorithms.run import load_run_config
 
+    if args.versus_games < 0:
+        raise CliError(f"--versus-games must be 0 or more, got {args.versus_games}")
     try:
         if args.resume:
             run_dir = Path(args.resume)
@@ -108,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             config = build_config(args)
             run_dir = Path(args.out or f"runs/{config['algo']}-{time.strftime('%Y%m%d-%H%M%S')}")
+            output_folder("--out", run_dir, free=True)
         rows = _train_with_progress(run_dir, config, bool(args.resume))
     except ValueError as err:
         raise CliError(str(err)) from None
@@ -118,7 +194,24 @@ def run(args: argparse.Namespace) -> int:
         from algorithms.plot import plot_run
 
         print(f"curves: {plot_run(run_dir)}")
+    if args.versus_games > 0 and rows:
+        _versus_start(run_dir, config, args.versus_games)
     return 0
+
+
+def _versus_start(run_dir: Path, config: dict[str, Any], games: int) -> None:
+    """The trained policy against its frozen start (seats and roles swapped): win rate with its interval."""
+    from rich.console import Console
+
+    from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
+
+    console = Console()
+    trained, start = run_policies(run_dir, config)
+    with console.status(f"playing {games} games: trained vs its start"):
+        report = versus_start(trained, start, games, config["env"])
+    report["policies"] = {"A": "trained", "B": "start"}
+    console.print(summary_line(report), highlight=False)
+    console.print(f"head-to-head report: {write_report(run_dir, report)}")
 
 
 def _train_with_progress(run_dir: Path, config: dict[str, Any], resume: bool) -> list[dict[str, Any]]:
@@ -165,6 +258,7 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         "decision_accuracy",
         "na_rate",
         "invalid_clue_rate",
+        "clue_grounding",
         "reward_spy",
         "reward_civilian",
         "kl",
@@ -176,4 +270,10 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         fmt = (lambda v: f"{v:.4f}") if isinstance(first, float) else str
         table.add_row(key, fmt(first), fmt(last))
     console.print(table)
+    stages = [row["stage"] for row in rows]
+    switches = sum(row["next_stage"] != row["stage"] for row in rows)
+    console.print(
+        f"stages: decision {stages.count('decision')} iterations, clue {stages.count('clue')}; "
+        f"stage switches {switches}"
+    )
     console.print(f"metrics: {run_dir / 'metrics.jsonl'}")

@@ -83,7 +83,11 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class FolderSource:
-    """Image pairs a user made, served in order (`seed % len`), skipping files that cannot be read."""
+    """Image pairs a user made, served in order (`seed % len`), skipping files that cannot be read.
+
+    A pair found unreadable only when its pixels are decoded stays in the list, marked broken, and its
+    seeds move on to the next readable pair; every other seed keeps its pair, whatever was met before.
+    """
 
     name = "folder"
 
@@ -97,6 +101,7 @@ class FolderSource:
         for name in listing.unpaired:
             self._skip(name, "no partner file")
         self.pairs = [files for files in listing.pairs if self._usable(files)]
+        self.broken: set[int] = set()
         if not self.pairs:
             raise ValueError(
                 f"no usable image pairs in {self.folder} (expected NAME_original.png and NAME_modified.png; "
@@ -104,20 +109,24 @@ class FolderSource:
             )
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(self.pairs) - len(self.broken)
 
     def __repr__(self) -> str:
         return f"FolderSource({str(self.folder)!r}, size_mismatch={self.size_mismatch!r})"
 
     def pair(self, seed: int, size: tuple[int, int]) -> ImagePair:
-        """Pair number `seed % len(self)`, both images resized to `size`; unreadable pairs are skipped."""
-        while self.pairs:
-            files = self.pairs[seed % len(self.pairs)]
+        """Pair number `seed % n` of the n listed, resized to `size`; a broken one gives way to the next."""
+        start = seed % len(self.pairs)
+        for step in range(len(self.pairs)):
+            index = (start + step) % len(self.pairs)
+            if index in self.broken:
+                continue
+            files = self.pairs[index]
             try:
                 original, modified = read_image(files.original), read_image(files.modified)
             except OSError as err:
                 self._skip(files.name, str(err))
-                self.pairs.remove(files)
+                self.broken.add(index)
                 continue
             return _make_pair(files, original, modified, seed, size)
         raise ValueError(f"no readable image pairs left in {self.folder} ({len(self.skipped)} skipped)")

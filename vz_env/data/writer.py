@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
 import re
 import signal
 import struct
-import tempfile
+import sys
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Generator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vz_env.atomic import atomic_write_text
+from vz_env.atomic import atomic_folder, atomic_write_bytes, atomic_write_text, remove_temporaries
 from vz_env.data.base import ImageSource
 from vz_env.data.check import pair_problems
 from vz_env.data.folder import MANIFEST_NAME, pair_file_names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHUNK = 8  # pairs handed to a worker at a time
-_TEMP_FILE = re.compile(r"^\..+_(original|modified)\.png\..+\.tmp$|^\.manifest\.jsonl\..+\.tmp$")
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+_TEMP_NAMES = r".+_(original|modified)\.png|manifest\.jsonl"  # what remove_temporaries may delete here
 
 
 @dataclass
@@ -82,16 +85,35 @@ def write_pairs(
 ) -> WriteSummary:
     """Write `num_pairs` pairs of `source` into `out_dir`, the manifest last, so a finished run is complete.
 
-    Each PNG is written to a temporary name and renamed into place; once all are on disk (one sync),
-    the manifest is written the same way. An interrupted run leaves no half-written file and no
-    manifest, and running it again rewrites the folder from the start.
+    A new (or empty) `out_dir` is built in a temporary folder beside it and renamed into place at the end,
+    so a failed run leaves no folder. In a folder that already holds pairs, each PNG is written to a
+    temporary name and renamed into place; once all are on disk (one sync), the manifest is written the
+    same way. An interrupted run leaves no half-written file and no manifest, and running it again
+    rewrites the folder from the start.
     """
     if num_pairs < 1:
         raise ValueError(f"num_pairs must be at least 1, got {num_pairs}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST_NAME).unlink(missing_ok=True)
-    job = _Job(source, out, seed, tuple(size), max(6, len(str(num_pairs - 1))))
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    if out.parent.is_dir():
+        remove_temporaries(out.parent, re.escape(out.name))  # what a killed run of this folder left
+    with atomic_folder(out) if fresh else nullcontext(out) as target:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / MANIFEST_NAME).unlink(missing_ok=True)
+        records, seconds = _write_all(
+            _Job(source, target, seed, tuple(size), max(6, len(str(num_pairs - 1)))),
+            num_pairs,
+            workers,
+            on_pair,
+        )
+    problems = Counter(problem for record in records for problem in record["problems"])
+    return WriteSummary(out, num_pairs, seconds, problems)
+
+
+def _write_all(
+    job: _Job, num_pairs: int, workers: int, on_pair: Callable[[], None] | None
+) -> tuple[list[dict[str, Any]], float]:
+    """Write every pair into `job.out`, then (after one sync) the manifest; returns its lines and the time."""
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
     made = _records(job, num_pairs, workers)
@@ -103,13 +125,12 @@ def write_pairs(
         if hasattr(os, "sync"):
             os.sync()
         atomic_write_text(
-            out / MANIFEST_NAME, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records)
+            job.out / MANIFEST_NAME, "".join(json.dumps(r, default=_jsonable) + "\n" for r in records)
         )
     finally:
         made.close()
-        _remove_temp_files(out)
-    problems = Counter(problem for record in records for problem in record["problems"])
-    return WriteSummary(out, num_pairs, time.perf_counter() - start, problems)
+        remove_temporaries(job.out, _TEMP_NAMES)
+    return records, time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,7 @@ class _Job:
         name = str(index).zfill(self.digits)
         files = pair_file_names(name)
         for role, file_name in files.items():
-            _write_then_rename(self.out / file_name, encode_png(getattr(pair, role)))
+            atomic_write_bytes(self.out / file_name, encode_png(getattr(pair, role)), fsync=False)
         meta = {k: v for k, v in pair.meta.items() if k not in ("kind", "seed")}
         return {
             "name": name,
@@ -153,37 +174,28 @@ def _records(job: _Job, num_pairs: int, workers: int) -> Generator[dict[str, Any
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(job, os.getpid())) as pool:
         yield from pool.imap(_write_in_worker, range(num_pairs), chunksize=CHUNK)
 
 
-def _start_worker(job: _Job) -> None:
-    """Workers leave Ctrl-C to the parent, which stops them and cleans up."""
+def _start_worker(job: _Job, parent: int) -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and cleans up, and die quietly with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     _WORKER_JOB.append(job)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (even by kill -9), so no orphan keeps writing."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _write_in_worker(index: int) -> dict[str, Any]:
     return _WORKER_JOB[0].write(index)
-
-
-def _write_then_rename(path: Path, data: bytes) -> None:
-    """atomic_write_bytes minus its fsync (8 ms a file here): write_pairs syncs once, before the manifest."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _remove_temp_files(out: Path) -> None:
-    """Delete temporary files a stopped run (this one or an earlier, killed one) left in `out`."""
-    for path in out.iterdir():
-        if _TEMP_FILE.match(path.name):
-            path.unlink(missing_ok=True)
 
 
 def _jsonable(value: Any) -> Any:

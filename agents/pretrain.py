@@ -1,0 +1,261 @@
+"""Pretrain the tiny VLM on this machine so that it sees and speaks the game's format: the embedded default.
+
+Supervised next-token loss on the answers of `agents.pretrain_data.Teacher` (grounded clues, spy-blind
+votes), on exactly the inputs the HF agent samples from (`HFVLMPolicy.encode_batch`, the model's own chat
+template), plus an auxiliary loss that makes the vision tower see: a linear head on each image token
+predicts the colour and shape of the object under it. Scenes follow a curriculum from one or two objects to
+the game's three to six. A fixed number of steps from one seed gives the same model on the same machine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.hf_vlm import HFVLMPolicy, stack_inputs
+from agents.pretrain_data import (
+    BACKGROUND_COLOR,
+    BACKGROUND_SHAPE,
+    Example,
+    SceneLevel,
+    Teacher,
+    clue_target,
+    patch_labels,
+    patch_objects,
+    picture_examples,
+    teacher_games,
+)
+from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Steps, batch, optimiser and curriculum of the pretraining run (the defaults build the default model).
+
+    `curriculum` holds (share of the steps, scene level) in order; a batch holds the turns of
+    `games_per_step` games (about eleven each at four players) and `pictures_per_step` short-prompt pictures.
+    """
+
+    seed: int = 0
+    steps: int = 500
+    games_per_step: int = 1
+    pictures_per_step: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 25
+    aux_weight: float = 1.0
+    word_weight: float = 1.0
+    max_grad_norm: float = 1.0
+    chunk_rows: int = 16
+    threads: int = 1
+    curriculum: tuple[tuple[float, SceneLevel], ...] = (
+        (0.15, SceneLevel(1, 2, 1)),
+        (0.25, SceneLevel(2, 4, 2)),
+        (0.60, SceneLevel(3, 6, 2)),
+    )
+
+    def level_at(self, step: int) -> SceneLevel:
+        """The curriculum's scene level at a step."""
+        done = 0.0
+        for share, level in self.curriculum:
+            done += share
+            if step < done * self.steps:
+                return level
+        return self.curriculum[-1][1]
+
+
+class AuxHeads(torch.nn.Module):
+    """Linear colour and shape classifiers on image tokens: a cheap signal that teaches the vision tower."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.color = torch.nn.Linear(hidden, BACKGROUND_COLOR + 1)
+        self.shape = torch.nn.Linear(hidden, BACKGROUND_SHAPE + 1)
+
+    def weights(self, labels: torch.Tensor) -> torch.Tensor:
+        """Per-token weights: background tokens count a quarter, so objects are not drowned out."""
+        return torch.where(labels[:, 1] == BACKGROUND_SHAPE, 0.25, 1.0)
+
+    def loss_sum(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Weighted sum over tokens of both heads' cross-entropy."""
+        color = torch.nn.functional.cross_entropy(self.color(features), labels[:, 0], reduction="none")
+        shape = torch.nn.functional.cross_entropy(self.shape(features), labels[:, 1], reduction="none")
+        return ((color + shape) * self.weights(labels)).sum()
+
+
+class Pretrainer:
+    """One model, its aux heads and optimiser; `step` trains on one batch of teacher games."""
+
+    def __init__(self, policy: HFVLMPolicy, config: PretrainConfig) -> None:
+        self.policy = policy
+        self.config = config
+        self.model = policy.model
+        self.heads = AuxHeads(self.model.config.get_text_config().hidden_size)
+        params = list(self.model.parameters()) + list(self.heads.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.teacher = Teacher(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self._features: list[torch.Tensor] = []
+        self.model.model.visual.register_forward_hook(self._keep_features)
+        self.eos = policy.eos_token_ids[0]
+        self._boxed_prefix = self._ids("\\boxed{")
+        self._boxed_suffix = self._ids("}")
+        self._word_cache: dict[tuple[str, ...], list[int]] = {}
+
+    def _lr_factor(self, step: int) -> float:
+        warm = self.config.warmup_steps
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, self.config.steps - warm)
+        return 0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(1.0, progress)))
+
+    def _keep_features(self, _module: Any, _inputs: Any, output: Any) -> None:
+        self._features.append(output.pooler_output)
+
+    def examples(self, step: int) -> list[Example]:
+        """This step's game turns and short-prompt pictures (seeds apart from evaluation's)."""
+        cfg = self.config
+        level = cfg.level_at(step)
+        seed = 10_000_000 + (cfg.seed * 100_000 + step) * (cfg.games_per_step + cfg.pictures_per_step)
+        games = teacher_games(self.teacher, level, seed, self.rng, cfg.games_per_step)
+        size = np.asarray(games[0].observation["image"]).shape[1::-1]
+        return games + picture_examples(level, seed + cfg.games_per_step, cfg.pictures_per_step, tuple(size))
+
+    def step(self, step: int) -> dict[str, float]:
+        """One optimiser step on this step's examples; returns its mean answer, vision and word losses.
+
+        Rows are sorted by length and run in chunks (gradients accumulate), so short prompts are not
+        padded to the length of game prompts.
+        """
+        examples = self.examples(step)
+        prompts = self.policy.encode_batch([ex.observation for ex in examples])
+        targets = [self._ids(ex.target) + [self.eos] for ex in examples]
+        owners = [
+            patch_objects(ex.objects, _image_size(ex), _token_grid(p))
+            for ex, p in zip(examples, prompts, strict=True)
+        ]
+        rows = [
+            _Row(p, torch.tensor(t), torch.from_numpy(patch_labels(ex.objects, o)), self._word_targets(ex, o))
+            for ex, p, t, o in zip(examples, prompts, targets, owners, strict=True)
+        ]
+        totals = {
+            "loss": sum(len(t) for t in targets),
+            "aux_loss": float(sum(self.heads.weights(r.labels).sum() for r in rows)),
+            "word_loss": max(1, sum(bool(w) for r in rows for w in r.words)),
+        }
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        sums = dict.fromkeys(totals, 0.0)
+        for start in range(0, len(order), self.config.chunk_rows):
+            chunk = self._chunk_losses([rows[i] for i in order[start : start + self.config.chunk_rows]])
+            weights = {"loss": 1.0, "aux_loss": self.config.aux_weight, "word_loss": self.config.word_weight}
+            sum(weights[k] * chunk[k] / totals[k] for k in totals).backward()
+            for key in totals:
+                sums[key] += float(chunk[key].detach())
+        params = list(self.model.parameters()) + list(self.heads.parameters())
+        torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        self.model.eval()
+        return {key: sums[key] / totals[key] for key in totals}
+
+    def _ids(self, text: str) -> list[int]:
+        return self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _word_targets(self, example: Example, owner: np.ndarray) -> list[list[int]]:
+        """Per object cell, the token ids of its object's words as a clue writes them ([] for background)."""
+        words = [self._words(obj) for obj in example.objects]
+        return [words[i] if i >= 0 else [] for i in owner.tolist()]
+
+    def _words(self, obj: dict[str, Any]) -> list[int]:
+        key = (obj["size"], obj["color"], obj["material"], obj["shape"])
+        if key not in self._word_cache:
+            boxed = self._ids(clue_target([obj], 1))
+            self._word_cache[key] = boxed[len(self._boxed_prefix) : len(boxed) - len(self._boxed_suffix)]
+        return self._word_cache[key]
+
+    def _chunk_losses(self, rows: Sequence[_Row]) -> dict[str, torch.Tensor]:
+        """Summed answer cross-entropy, weighted vision-head cross-entropy and word loss of a few rows.
+
+        The word loss asks the language model's own output head, at each image token of an object, for
+        the words a clue uses for that object (mean log-probability of its tokens): the image tokens then
+        carry the answer's vocabulary, and an attention head only has to copy it to the answer.
+        """
+        batch = stack_inputs([r.prompt.extended(r.target) for r in rows], self.policy.pad_token_id, "right")
+        self._features.clear()
+        hidden = self.model.model(**batch).last_hidden_state
+        rows_index = torch.cat([torch.full((len(r.target),), i) for i, r in enumerate(rows)])
+        cols_index = torch.cat([len(r.prompt) - 1 + torch.arange(len(r.target)) for r in rows])
+        logits = self.model.lm_head(hidden[rows_index, cols_index])
+        text = torch.nn.functional.cross_entropy(logits, torch.cat([r.target for r in rows]), reduction="sum")
+        labels = torch.cat([r.labels for r in rows])
+        image = hidden[batch["input_ids"] == self.model.config.image_token_id]
+        words = [w for r in rows for w in r.words]
+        cells = [i for i, w in enumerate(words) if w]
+        word = hidden.new_zeros(())
+        if cells:
+            logp = torch.log_softmax(self.model.lm_head(image[cells]), dim=-1)
+            word = -sum(logp[k, words[i]].mean() for k, i in enumerate(cells))
+        return {"loss": text, "aux_loss": self.heads.loss_sum(self._features[0], labels), "word_loss": word}
+
+
+@dataclass
+class _Row:
+    """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words."""
+
+    prompt: Any
+    target: torch.Tensor
+    labels: torch.Tensor
+    words: list[list[int]]
+
+
+def _image_size(example: Example) -> tuple[int, int]:
+    height, width = np.asarray(example.observation["image"]).shape[:2]
+    return width, height
+
+
+def _token_grid(prompt: Any) -> tuple[int, int]:
+    """(rows, cols) of merged image tokens of one prompt, from Qwen's patch grid (2x2 patches per token)."""
+    _, rows, cols = prompt.vision_inputs["image_grid_thw"][0].tolist()
+    return rows // 2, cols // 2
+
+
+StepCallback = Callable[[int, dict[str, float], HFVLMPolicy], None]
+
+
+def pretrain(
+    out_dir: str | Path, config: PretrainConfig = PretrainConfig(), on_step: StepCallback | None = None
+) -> Path:
+    """Build, pretrain and save the tiny VLM into `out_dir`, calling `on_step(step, losses, policy)` per step.
+
+    The policy (temperature 0.8, 24 new tokens) can be played between steps, e.g. to draw a learning curve.
+    """
+    out = Path(out_dir)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as start:
+            torch.manual_seed(config.seed)
+            model, processor = new_qwen2_5_vl(config.seed, TINY_SIZES["pretrain"])
+            model.save_pretrained(start)
+            processor.save_pretrained(start)
+            policy = HFVLMPolicy(
+                start, device="cpu", dtype=torch.float32, max_new_tokens=24, seed=config.seed
+            )
+            trainer = Pretrainer(policy, config)
+            for step in range(config.steps):
+                losses = trainer.step(step)
+                if on_step is not None:
+                    on_step(step, losses, policy)
+            policy.model.save_pretrained(out)
+            policy.processor.save_pretrained(out)
+    finally:
+        torch.set_num_threads(threads)
+    return out

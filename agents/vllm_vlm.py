@@ -1,0 +1,291 @@
+"""A local VLM served by vLLM as a spy-game player, and the fast sampler training can roll out with.
+
+Install with the `vllm` extra. The prompt side is HFVLMPolicy's (same chat template, same processor), so
+every sample carries the Hugging Face model inputs a trainer re-scores; vLLM only samples. Sampling
+matches HFVLMPolicy's settings: temperature, top-p, max and min new tokens, the checkpoint's EOS ids, and
+the same special and unused ids never sampled. The engine reports each sampled token's log-prob under the
+distribution it sampled from (`logprobs_mode="processed_logprobs"`: temperature-scaled, special ids
+removed; vLLM's default would be the raw, unscaled logits), and the trainer corrects the small remaining
+mismatch with the truncated importance weight of SPEC.md s6. `sync_weights` makes the engine serve a
+trained model's current weights: a new LoRA adapter version, or full weights reloaded in place.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.base import Policy
+from agents.hf_vlm import (
+    Generation,
+    HFVLMPolicy,
+    ModelLoadError,
+    check_sampling,
+    eos_token_ids,
+    suppressed_token_ids,
+)
+
+# Seeds of per-request sampling streams are drawn below this bound (vLLM takes any non-negative int).
+SEED_BOUND = 2**31
+
+
+def resolve_model_path(model_path: str | os.PathLike[str] | None) -> Path:
+    """A local model folder (None: the pretrained tiny VLM), checked as load_vlm checks it."""
+    if model_path is None:
+        from agents.default_model import pretrained_model_path
+
+        model_path = pretrained_model_path()
+    folder = Path(model_path).expanduser().resolve()
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"model path {folder} is not a Hugging Face model folder (no config.json)")
+    return folder
+
+
+class VLLMPolicy(Policy):
+    """A VLM sampled by a vLLM engine in this process, with HFVLMPolicy's prompts and sampling settings.
+
+    `gpu_memory_utilization` is the share of the GPU the engine may take (weights, KV cache), the rest
+    staying with a colocated trainer; on a CPU, `VLLM_CPU_KVCACHE_SPACE` (GiB, default 1 here) sizes
+    the KV cache instead. `enable_lora` lets `sync_weights` serve PEFT adapters up to `max_lora_rank`.
+    """
+
+    name = "vllm"
+
+    # Prompts are built exactly as HFVLMPolicy builds them, so HF re-scores the same inputs.
+    encode = HFVLMPolicy.encode
+    encode_batch = HFVLMPolicy.encode_batch
+    _chat_input = HFVLMPolicy._chat_input
+    _process = HFVLMPolicy._process
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        temperature: float = 0.8,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        min_new_tokens: int = 0,
+        dtype: torch.dtype | str | None = None,
+        seed: int | None = None,
+        gpu_memory_utilization: float = 0.3,
+        max_model_len: int = 4096,
+        enable_lora: bool = False,
+        max_lora_rank: int = 16,
+    ) -> None:
+        check_sampling(temperature, top_p, max_new_tokens, min_new_tokens)
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.min_new_tokens = int(min_new_tokens)
+        self.model_path = resolve_model_path(model_path)
+        self.processor, config, generation_config = _load_processor_and_configs(self.model_path)
+        self.tokenizer = self.processor.tokenizer
+        self.eos_token_ids = eos_token_ids(generation_config, self.tokenizer, str(self.model_path))
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = int(pad if pad is not None else self.eos_token_ids[0])
+        vocab_size = int(config.get_text_config().vocab_size)
+        self.suppressed_token_ids = suppressed_token_ids(
+            config, self.processor, self.eos_token_ids, vocab_size
+        )
+        suppressed = set(self.suppressed_token_ids)
+        self.allowed_token_ids = [i for i in range(vocab_size) if i not in suppressed]
+        self.llm = _start_engine(
+            self.model_path, dtype, seed, gpu_memory_utilization, max_model_len, enable_lora, max_lora_rank
+        )
+        self.lora_request: Any = None
+        self._adapter_dir: Path | None = None
+        self._weights_version = 0
+        self._rng = random.Random()
+        self._seeded = False
+        self.reset(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Reseed this policy's sampling: each request then gets its own seed drawn from this stream."""
+        if seed is not None:
+            self._rng.seed(int(seed))
+            self._seeded = True
+
+    def act(self, observation: Mapping[str, Any]) -> str:
+        """The model's reply to one observation."""
+        return self.act_batch([observation])[0]
+
+    def act_batch(self, observations: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Replies to many observations from one engine call."""
+        return [g.text for g in self.generate(observations)]
+
+    def generate(self, observations: Sequence[Mapping[str, Any]], num_samples: int = 1) -> list[Generation]:
+        """`num_samples` completions per observation from one engine call, grouped by observation.
+
+        Each sample is one request with its own seed (a seeded policy replays exactly); requests of one
+        observation share its prompt, which the engine's prefix cache computes once.
+        """
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        if not observations:
+            return []
+        chats = [self._chat_input(obs) for obs in observations]
+        prompts = self.encode_batch(observations)
+        requests = [
+            {"prompt": text, "multi_modal_data": {"image": image}}
+            for text, image in chats
+            for _ in range(num_samples)
+        ]
+        params = [self._sampling_params() for _ in requests]
+        outputs = self.llm.generate(requests, params, lora_request=self.lora_request, use_tqdm=False)
+        generations = []
+        for row, output in enumerate(outputs):
+            prompt = prompts[row // num_samples]
+            if list(output.prompt_token_ids) != prompt.input_ids.tolist():
+                raise RuntimeError(
+                    f"{self.name}: the engine's prompt tokens differ from the processor's, so the trainer "
+                    f"could not re-score them ({len(output.prompt_token_ids)} vs {len(prompt)} tokens)"
+                )
+            completion = output.outputs[0]
+            ids = torch.tensor(completion.token_ids, dtype=torch.long)
+            logprobs = torch.tensor(
+                [step[token].logprob for step, token in zip(completion.logprobs, completion.token_ids)],
+                dtype=torch.float32,
+            )
+            finished = bool(ids.numel()) and int(ids[-1]) in self.eos_token_ids
+            generations.append(
+                Generation(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True),
+                    completion_ids=ids,
+                    logprobs=logprobs,
+                    prompt=prompt,
+                    observation_index=row // num_samples,
+                    finished=finished,
+                    from_engine=True,
+                )
+            )
+        return generations
+
+    def _sampling_params(self) -> Any:
+        """One request's settings: ours only (never the checkpoint's top-k or penalties), its own seed."""
+        from vllm import SamplingParams
+
+        return SamplingParams(
+            n=1,
+            temperature=self.temperature,
+            top_p=self.top_p if self.temperature > 0 else 1.0,
+            top_k=0,
+            max_tokens=self.max_new_tokens,
+            min_tokens=self.min_new_tokens,
+            stop_token_ids=list(self.eos_token_ids),
+            allowed_token_ids=self.allowed_token_ids,
+            logprobs=0,
+            seed=self._rng.randrange(SEED_BOUND) if self._seeded else None,
+            skip_special_tokens=True,
+        )
+
+    def sync_weights(self, model: Any) -> None:
+        """Serve `model`'s current weights: a PEFT model as a new adapter version, others reloaded in place.
+
+        Prefix, encoder and multimodal caches are reset, so no prompt or image is served from the old
+        weights (the engine's scheduler also forgets which images it encoded: without that, an image seen
+        before the sync fails with "Encoder cache miss").
+        """
+        if hasattr(model, "peft_config"):
+            self._serve_adapter(model)
+        else:
+            weights = [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        self.llm.reset_prefix_cache()
+        self.llm.llm_engine.reset_encoder_cache()
+        self.llm.reset_mm_cache()
+
+    def _serve_adapter(self, model: Any) -> None:
+        """Save the adapter to a fresh folder and route every later request through it (new id)."""
+        from vllm.lora.request import LoRARequest
+
+        self._weights_version += 1
+        folder = Path(tempfile.mkdtemp(prefix=f"vz-spy-lora-v{self._weights_version}-"))
+        model.save_pretrained(folder)
+        self.lora_request = LoRARequest(
+            f"policy-v{self._weights_version}", self._weights_version, str(folder)
+        )
+        if self._adapter_dir is not None:
+            shutil.rmtree(self._adapter_dir, ignore_errors=True)
+        self._adapter_dir = folder
+
+    def close(self) -> None:
+        """Stop the engine and delete the served adapter's folder (once; later calls do nothing).
+
+        vLLM's parallel state is global to the process, and this tears it down: close an engine only when
+        no other engine of this process will sample again.
+        """
+        if self._adapter_dir is not None:
+            shutil.rmtree(self._adapter_dir, ignore_errors=True)
+            self._adapter_dir = None
+        if self.llm is not None:
+            self.llm.llm_engine.engine_core.shutdown()
+            self.llm = None
+
+
+def _load_processor_and_configs(folder: Path) -> tuple[Any, Any, Any]:
+    """The folder's processor, model config and generation config (the model's weights stay on disk)."""
+    from transformers import AutoConfig, AutoProcessor, GenerationConfig
+
+    try:
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"model path {folder}: no usable config or processor ({err})") from err
+    try:
+        generation_config = GenerationConfig.from_pretrained(folder, local_files_only=True)
+    except OSError:
+        generation_config = GenerationConfig.from_model_config(config)
+    return processor, config, generation_config
+
+
+def _start_engine(
+    folder: Path,
+    dtype: torch.dtype | str | None,
+    seed: int | None,
+    gpu_memory_utilization: float,
+    max_model_len: int,
+    enable_lora: bool,
+    max_lora_rank: int,
+) -> Any:
+    """A vLLM engine in this process (colocated with a trainer), returning processed log-probs."""
+    # In-process engine core: weights can be handed over without pickling, and it starts in seconds.
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    try:
+        from vllm import LLM
+    except ImportError as err:
+        raise ModelLoadError(
+            f"vLLM is not installed ({err}); install the extra: pip install 'vz-spy[vllm]'"
+        ) from None
+
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
+    lora = {"enable_lora": True, "max_lora_rank": max_lora_rank, "max_loras": 1} if enable_lora else {}
+    # vLLM 0.32 on a CPU cannot rewind a seeded request's generator when a chunked prefill discards a
+    # sampled token ("CPU Generator does not use offset"): schedule whole prompts there.
+    whole_prompts = (
+        {}
+        if on_gpu
+        else {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
+    )
+    return LLM(
+        model=str(folder),
+        dtype=dtype or ("bfloat16" if on_gpu else "float32"),
+        seed=0 if seed is None else int(seed),
+        logprobs_mode="processed_logprobs",
+        max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization,
+        limit_mm_per_prompt={"image": 1, "video": 0},
+        enforce_eager=not on_gpu,
+        **lora,
+        **whole_prompts,
+    )

@@ -1,0 +1,378 @@
+"""One short GPU check: Qwen2.5-VL-3B/7B-sized random models, bf16 generation speed, one training step each.
+
+Nothing is downloaded. Each size is built from its published layer sizes with random weights (its answers
+are noise, but memory and speed are those of the real model), with the built-in tiny VLM's locally trained
+tokenizer and chat template and Qwen2.5-VL's image processor at its default pixel limits. The folder is
+written with `save_pretrained` and loaded back through the same code path as a real model. For each size:
+
+- HF lock-step generation on game prompts (`play_games`, every reply forced to --max-new-tokens tokens),
+  in generated tokens per second; vLLM on the same prompts when `vllm` is importable;
+- one training iteration per setup (LoRA; full fine-tuning with a frozen reference copy), its seconds and
+  peak GPU memory.
+
+It prints one table (and writes it as JSON with --json). A time budget (--budget-s, default 540 s) skips
+the steps that would start after it, so one run stays under 10 minutes. `--dry-run` builds tiny sizes on
+the CPU: the test suite runs it so the script cannot rot.
+
+    python benchmarks/gpu_check.py                     # on a GPU: 3b and 7b
+    python benchmarks/gpu_check.py --sizes 7b --json gpu_check.json
+    python benchmarks/gpu_check.py --dry-run           # CPU, tiny sizes, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+# Layer sizes of the published Qwen2.5-VL checkpoints (their config.json), and tiny ones for --dry-run.
+VISION_BASE = {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16}
+VISION_BASE |= {"window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31]}
+SIZES: dict[str, dict[str, Any]] = {
+    "3b": {
+        "text": {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36},
+        "heads": (16, 2),
+        "vocab_size": 151936,
+        "tie_word_embeddings": True,
+        "vision": VISION_BASE,
+        "mrope_section": [16, 24, 24],
+    },
+    "7b": {
+        "text": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28},
+        "heads": (28, 4),
+        "vocab_size": 152064,
+        "tie_word_embeddings": False,
+        "vision": VISION_BASE,
+        "mrope_section": [16, 24, 24],
+    },
+    "tiny-a": {
+        "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2},
+        "heads": (2, 1),
+        "vocab_size": None,
+        "tie_word_embeddings": True,
+        "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2}
+        | {"window_size": 56, "fullatt_block_indexes": [1]},
+        "mrope_section": [4, 6, 6],
+    },
+    "tiny-b": {
+        "text": {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 3},
+        "heads": (3, 1),
+        "vocab_size": None,
+        "tie_word_embeddings": False,
+        "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2}
+        | {"window_size": 56, "fullatt_block_indexes": [1]},
+        "mrope_section": [4, 6, 6],
+    },
+}
+QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 56 * 56, 28 * 28 * 16384  # Qwen2.5-VL's processor defaults
+GAME = {"num_players": 4, "num_rounds": 2}  # the default 320x240 pictures
+DRY_RUN_GAME = {"num_players": 4, "num_rounds": 1, "image_size": (64, 48)}
+
+
+@dataclass
+class Row:
+    """One line of the table: a measured step of one model size."""
+
+    size: str
+    step: str
+    seconds: float | None = None
+    tokens_per_s: float | None = None
+    peak_gib: float | None = None
+    note: str = ""
+
+
+def local_processor(source: str | None, min_pixels: int, max_pixels: int) -> Any:
+    """A local Qwen-style tokenizer and chat template (default: the built-in tiny VLM's) with Qwen2.5-VL's
+    image processor at the given pixel limits; nothing is downloaded."""
+    from transformers import AutoProcessor, Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    if source is None:
+        from agents.tiny_vlm import default_model_path
+
+        source = str(default_model_path())
+    tiny = AutoProcessor.from_pretrained(source, local_files_only=True)
+    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+    return Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**pixels),
+        tokenizer=tiny.tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**pixels),
+        chat_template=tiny.chat_template,
+    )
+
+
+def model_config(size: str, tokenizer: Any) -> Any:
+    """A Qwen2.5-VL config with the layer sizes of `size` and the special-token ids of `tokenizer`."""
+    from transformers import Qwen2_5_VLConfig
+
+    spec = SIZES[size]
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>")}
+    heads, kv_heads = spec["heads"]
+    text = {
+        **spec["text"],
+        "vocab_size": spec["vocab_size"] or len(tokenizer),
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "max_position_embeddings": 32768,
+        "max_window_layers": spec["text"]["num_hidden_layers"],
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 1e6,
+            "mrope_section": spec["mrope_section"],
+        },
+        "tie_word_embeddings": spec["tie_word_embeddings"],
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+    }
+    vision = {**spec["vision"], "out_hidden_size": spec["text"]["hidden_size"], "patch_size": 14}
+    vision |= {"spatial_merge_size": 2, "temporal_patch_size": 2}
+    return Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        tie_word_embeddings=spec["tie_word_embeddings"],
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
+    )
+
+
+def build_folder(size: str, folder: Path, device: torch.device, processor: Any) -> int:
+    """Write a random-weight model of `size` (bf16 on a GPU) and the processor; returns its size."""
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    config = model_config(size, processor.tokenizer)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
+    eos = [config.text_config.eos_token_id, config.text_config.pad_token_id]
+    model.generation_config = GenerationConfig(
+        eos_token_id=eos, pad_token_id=config.text_config.pad_token_id, do_sample=True, temperature=0.8
+    )
+    parameters = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    del model
+    _free()
+    return parameters
+
+
+def measure_hf_generation(
+    folder: Path, size: str, games: int, group_size: int, tokens: int, env: dict[str, Any]
+) -> Row:
+    """Lock-step self-play games, every reply exactly `tokens` long: generated tokens per second."""
+    from agents.hf_vlm import HFVLMPolicy
+    from algorithms.rollout import play_games
+
+    policy = HFVLMPolicy(folder, seed=0, max_new_tokens=tokens, min_new_tokens=tokens)
+    play_games(policy, 1, seed=99, group_size=group_size, env_kwargs=env)  # warm-up (kernels, allocator)
+    _reset_peak()
+    start = time.perf_counter()
+    rollout = play_games(policy, games, seed=0, group_size=group_size, env_kwargs=env)
+    _sync()
+    seconds = time.perf_counter() - start
+    note = f"{games} games, G={group_size}, {tokens} tokens/reply, {policy.dtype}".replace("torch.", "")
+    row = Row(size, "generate: HF lock-step", seconds, rollout.tokens / seconds, _peak_gib(), note)
+    del policy
+    _free()
+    return row
+
+
+def measure_vllm_generation(
+    folder: Path, size: str, games: int, group_size: int, tokens: int, env: dict[str, Any]
+) -> Row:
+    """The same game prompts through vLLM (first turn of every game, G samples each), tokens per second."""
+    try:
+        import vllm
+    except ImportError:
+        return Row(size, "generate: vLLM", note="vllm not installed")
+    from agents.hf_vlm import HFVLMPolicy
+    from vz_env import spy_v0
+
+    prompts_policy = HFVLMPolicy(folder, device="cpu", dtype=torch.float32)
+    requests = []
+    for game in range(games):
+        env = spy_v0.parallel_env(**env)
+        observations, _ = env.reset(seed=game)
+        for observation in observations.values():
+            text, image = prompts_policy._chat_input(observation)
+            requests.append({"prompt": text, "multi_modal_data": {"image": image}})
+    del prompts_policy
+    llm = vllm.LLM(
+        model=str(folder), dtype="bfloat16", gpu_memory_utilization=0.6, enforce_eager=True, seed=0
+    )
+    params = vllm.SamplingParams(n=group_size, max_tokens=tokens, min_tokens=tokens, temperature=0.8)
+    llm.generate(requests[:1], params)
+    start = time.perf_counter()
+    outputs = llm.generate(requests, params)
+    seconds = time.perf_counter() - start
+    generated = sum(len(c.token_ids) for o in outputs for c in o.outputs)
+    del llm
+    _free()
+    note = f"{len(requests)} prompts x {group_size} samples, {tokens} tokens, eager"
+    return Row(size, "generate: vLLM", seconds, generated / seconds, None, note)
+
+
+def measure_training(
+    folder: Path, size: str, finetune: str, work: Path, games: int, tokens: int, env: dict[str, Any]
+) -> Row:
+    """One training iteration (rollout, scoring, optimizer step): its seconds and peak GPU memory."""
+    from algorithms.run import run_config, train
+    from algorithms.train_config import SPOConfig
+
+    trainer = {
+        "iterations": 2,
+        "games_per_iter": games,
+        "group_size": 4,
+        "max_new_tokens": tokens,
+        "start_stage": "clue",
+        "score_chunk": 4,
+        "warmup_ratio": 0.0,
+        "finetune": finetune,
+        "reference": "copy" if finetune == "full" else "disable-adapter",
+    }
+    config = run_config("iterative-spo", str(folder), SPOConfig.from_dict(trainer), env)
+    run_dir = work / f"run-{size}-{finetune}"
+    _reset_peak()
+    start = time.perf_counter()
+    row = train(run_dir, config, stop_after=1)[0]
+    seconds = time.perf_counter() - start
+    shutil.rmtree(run_dir, ignore_errors=True)
+    _free()
+    note = (
+        f"iteration {row['seconds_total']:.1f}s (rollout {row['seconds_rollout']:.1f}s), "
+        f"{row['trained_samples']} samples; load+iteration {seconds:.1f}s"
+    )
+    label = "train: LoRA" if finetune == "lora" else "train: full FT (+ref copy)"
+    return Row(size, label, row["seconds_total"], None, _peak_gib(), note)
+
+
+def run_checks(sizes: list[str], args: argparse.Namespace, device: torch.device) -> list[Row]:
+    """Every step for every size, skipping those that would start after the time budget."""
+    started = time.perf_counter()
+    rows: list[Row] = []
+    env = DRY_RUN_GAME if args.dry_run else GAME
+    pixels = (QWEN_MIN_PIXELS, QWEN_MAX_PIXELS)
+    processor = local_processor(args.tokenizer_from, *pixels)
+    work = Path(tempfile.mkdtemp(prefix="gpu-check-", dir=args.workdir))
+    try:
+        for size in sizes:
+            folder = work / size
+            begin = time.perf_counter()
+            parameters = build_folder(size, folder, device, processor)
+            seconds = time.perf_counter() - begin
+            rows.append(Row(size, "build + save", seconds, note=f"{parameters / 1e6:,.1f}M parameters"))
+            steps = _steps(folder, size, work, env, args)
+            for label, step in steps:
+                if time.perf_counter() - started > args.budget_s:
+                    rows.append(Row(size, label, note=f"skipped: past the {args.budget_s:.0f}s budget"))
+                    continue
+                try:
+                    rows.append(step())
+                except torch.OutOfMemoryError:
+                    _free()
+                    rows.append(Row(size, label, note="out of GPU memory"))
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def _steps(
+    folder: Path, size: str, work: Path, env: dict[str, Any], args: argparse.Namespace
+) -> list[tuple[str, Callable[[], Row]]]:
+    """The measurements of one model size, in order, each a label and a call."""
+    gen = (folder, size, args.games, args.group_size, args.max_new_tokens, env)
+    fit = (work, args.train_games, args.max_new_tokens, env)
+    return [
+        ("generate: HF lock-step", lambda: measure_hf_generation(*gen)),
+        ("generate: vLLM", lambda: measure_vllm_generation(*gen)),
+        ("train: LoRA", lambda: measure_training(folder, size, "lora", *fit)),
+        ("train: full FT (+ref copy)", lambda: measure_training(folder, size, "full", *fit)),
+    ]
+
+
+def print_table(rows: list[Row], device: torch.device) -> None:
+    """The results as one plain-text table."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"gpu_check on {name}, torch {torch.__version__}")
+    header = f"{'size':7s} {'step':28s} {'seconds':>8s} {'tok/s':>9s} {'peak GiB':>9s}  note"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        seconds = f"{r.seconds:8.2f}" if r.seconds is not None else f"{'-':>8s}"
+        speed = f"{r.tokens_per_s:9.1f}" if r.tokens_per_s is not None else f"{'-':>9s}"
+        peak = f"{r.peak_gib:9.2f}" if r.peak_gib is not None else f"{'-':>9s}"
+        print(f"{r.size:7s} {r.step:28s} {seconds} {speed} {peak}  {r.note}")
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _reset_peak() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gib() -> float | None:
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+
+
+def _free() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=None, help="comma-separated, from: " + ", ".join(SIZES))
+    parser.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (what the tests run)")
+    parser.add_argument("--games", type=int, default=None, help="games for the generation measurement")
+    parser.add_argument("--train-games", type=int, default=None, help="games per training iteration")
+    parser.add_argument("--group-size", type=int, default=4, help="samples per vote prompt (G)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="tokens per reply")
+    parser.add_argument("--budget-s", type=float, default=540.0, help="start no step after this many seconds")
+    parser.add_argument("--workdir", default=None, help="where the model folders go (default: temp dir)")
+    parser.add_argument(
+        "--tokenizer-from", metavar="DIR", default=None, help="local Qwen VLM folder (default: tiny VLM)"
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.dry_run else "cpu")
+    if device.type == "cpu" and not args.dry_run:
+        parser.error("no GPU here: use --dry-run (tiny sizes on the CPU)")
+    sizes = (args.sizes or ("tiny-a,tiny-b" if args.dry_run else "3b,7b")).split(",")
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    args.games = args.games or (1 if args.dry_run else 16)
+    args.train_games = args.train_games or (1 if args.dry_run else 4)
+    args.max_new_tokens = args.max_new_tokens or (2 if args.dry_run else 64)
+    if args.dry_run:
+        torch.set_num_threads(1)
+    rows = run_checks(sizes, args, device)
+    print_table(rows, device)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""Pretraining the default tiny VLM: grounded, spy-blind targets on real prompts; a self-healing cache."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents import model_cache
+from agents.pretrain_data import (
+    BACKGROUND_COLOR,
+    BACKGROUND_SHAPE,
+    SceneLevel,
+    Teacher,
+    by_visibility,
+    clue_target,
+    patch_labels,
+    patch_objects,
+    picture_examples,
+    teacher_games,
+    vote_target,
+)
+from vz_env import spy_v0
+from vz_env.grounding import is_grounded
+from vz_env.parsing import parse_clue, parse_vote
+
+LEVEL = SceneLevel(3, 6, 2)
+
+
+def test_clue_targets_describe_the_most_visible_objects_round_by_round() -> None:
+    objects = [
+        {
+            "id": 0,
+            "color": "red",
+            "shape": "cube",
+            "size": "small",
+            "material": "metal",
+            "pixel_box": [0, 0, 5, 5],
+        },
+        {
+            "id": 1,
+            "color": "blue",
+            "shape": "sphere",
+            "size": "large",
+            "material": "rubber",
+            "pixel_box": [0, 0, 9, 9],
+        },
+    ]
+    assert [o["id"] for o in by_visibility(objects)] == [1, 0]
+    assert clue_target(objects, 1) == "\\boxed{large blue rubber sphere}"
+    assert clue_target(objects, 2) == "\\boxed{small red metal cube}"
+    assert clue_target(objects, 3) == clue_target(objects, 1)
+
+
+def test_vote_targets_are_uniform_over_the_others_and_na_and_never_the_voter() -> None:
+    rng = np.random.default_rng(0)
+    counts = Counter(parse_vote(vote_target(1, 4, rng), 4, 1).target for _ in range(4000))
+    assert set(counts) == {0, 2, 3, None}
+    assert all(abs(n / 4000 - 0.25) < 0.03 for n in counts.values())
+
+
+def test_teacher_games_use_the_game_prompts_with_grounded_clues_and_valid_votes() -> None:
+    examples = teacher_games(Teacher(0), LEVEL, 5, np.random.default_rng(0), 3)
+    assert len(examples) >= 3 * (3 * 2 + 2)
+    for ex in examples:
+        obs = ex.observation
+        assert 'in the game "Who is the Spy?"' in obs["prompt"]
+        if obs["phase"] == 0:
+            assert is_grounded(parse_clue(ex.target).clue, ex.objects)
+        else:
+            assert parse_vote(ex.target, 5, obs["seat"]).well_formed
+
+
+def test_picture_examples_end_like_the_clue_prompt_and_alternate_rounds() -> None:
+    examples = picture_examples(LEVEL, 3, 4, (320, 240))
+    assert [ex.observation["round"] for ex in examples] == [1, 2, 1, 2]
+    observations, _ = spy_v0.parallel_env().reset(seed=0)
+    game_prompt = observations["player_0"]["prompt"]
+    assert game_prompt.endswith(examples[0].observation["prompt"])
+    for ex in examples:
+        assert ex.observation["image"].shape == (240, 320, 3)
+        assert is_grounded(parse_clue(ex.target).clue, ex.objects)
+
+
+def test_patch_labels_mark_the_nearer_object_and_background() -> None:
+    far = {"color": "red", "shape": "cube", "y": 2.0, "pixel_box": [0, 0, 20, 20]}
+    near = {"color": "blue", "shape": "sphere", "y": -1.0, "pixel_box": [10, 10, 30, 20]}
+    owner = patch_objects([near, far], (40, 20), (2, 4))
+    assert owner.tolist() == [1, 1, -1, -1, 1, 0, 0, -1]
+    labels = patch_labels([near, far], owner).reshape(2, 4, 2)
+    assert labels[0, 0].tolist() == [1, 0]  # red cube alone at the top left
+    assert labels[1, 1].tolist() == [2, 1]  # blue sphere in front of the red cube
+    assert labels[0, 3].tolist() == [BACKGROUND_COLOR, BACKGROUND_SHAPE]
+
+
+def test_curriculum_grows_from_few_objects_to_the_game() -> None:
+    from agents.pretrain import PretrainConfig
+
+    config = PretrainConfig(steps=100)
+    assert config.level_at(0).max_objects <= 2
+    assert config.level_at(99) == SceneLevel(3, 6, 2)
+    levels = [config.level_at(s).max_objects for s in range(100)]
+    assert levels == sorted(levels)
+
+
+def test_pretrainer_steps_are_reproducible_and_learn(tiny_dirs, one_thread) -> None:
+    import torch
+
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.pretrain import PretrainConfig, Pretrainer
+
+    config = PretrainConfig(
+        steps=4, games_per_step=1, pictures_per_step=4, learning_rate=1e-2, warmup_steps=1
+    )
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
+        trainer = Pretrainer(policy, config)
+        runs.append([trainer.step(step) for step in range(config.steps)])
+    assert runs[0] == runs[1]
+    first, last = runs[0][0], runs[0][-1]
+    assert all(last[key] < first[key] for key in ("loss", "aux_loss", "word_loss"))
+
+
+def _write(folder: Path, text: str = "weights") -> None:
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_text(text)
+
+
+def test_cache_builds_once_and_reuses(tmp_path, capsys) -> None:
+    out = tmp_path / "model"
+    builds = []
+    assert model_cache.cached_build(out, "v1", lambda f: (builds.append(1), _write(f)), "m") == out
+    assert "building m" in capsys.readouterr().err
+    model_cache.cached_build(out, "v1", lambda f: (builds.append(1), _write(f)), "m")
+    assert len(builds) == 1 and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda out: (out / "model.safetensors").write_text("weightz"), "corrupt"),
+        (lambda out: (out / "model.safetensors").unlink(), "missing"),
+        (lambda out: (out / model_cache.STAMP).unlink(), "no build stamp"),
+        (lambda out: (out / model_cache.STAMP).write_text("{not json"), "no build stamp"),
+    ],
+)
+def test_a_corrupt_or_partial_cache_is_rebuilt_with_one_line(tmp_path, capsys, damage, reason) -> None:
+    out = tmp_path / "model"
+    model_cache.cached_build(out, "v1", _write, "m")
+    damage(out)
+    capsys.readouterr()
+    model_cache.cached_build(out, "v1", lambda f: _write(f, "fresh"), "m")
+    err = capsys.readouterr().err
+    assert reason in err and err.count("\n") == 1
+    assert (out / "model.safetensors").read_text() == "fresh"
+    assert model_cache.stamp_problem(out, "v1") is None
+
+
+def test_an_older_builder_version_is_rebuilt(tmp_path, capsys) -> None:
+    out = tmp_path / "model"
+    model_cache.cached_build(out, "v1", _write, "m")
+    model_cache.cached_build(out, "v2", lambda f: _write(f, "new"), "m")
+    assert "builder version 'v1'" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_text() == "new"
+
+
+def test_an_interrupted_build_leaves_no_folder_behind(tmp_path) -> None:
+    out = tmp_path / "model"
+
+    def interrupted(folder: Path) -> None:
+        _write(folder)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model_cache.cached_build(out, "v1", interrupted, "m")
+    assert list(tmp_path.iterdir()) == []
+    model_cache.cached_build(out, "v1", _write, "m")
+    with pytest.raises(KeyboardInterrupt):
+        model_cache.cached_build(out, "v2", interrupted, "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert model_cache.stamp_problem(out, "v1") is None
+
+
+def test_cli_pretrained_rejects_bad_options_in_one_line(tmp_path, capsys) -> None:
+    from vz_spy.cli import main
+
+    for argv in (
+        ["tiny-model", "--out", str(tmp_path / "a"), "--steps", "3"],
+        ["tiny-model", "--out", str(tmp_path / "b"), "--pretrained", "--family", "llava"],
+        ["tiny-model", "--out", str(tmp_path / "c"), "--pretrained", "--steps", "0"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("vz-spy tiny-model: error:") and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cli_builds_a_pretrained_folder_that_loads_and_plays(tmp_path) -> None:
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.pretrain_eval import format_report
+    from vz_spy.cli import main
+
+    out = tmp_path / "pre"
+    assert main(["tiny-model", "--pretrained", "--out", str(out), "--steps", "2"]) == 0
+    assert model_cache.stamp_problem(out, model_cache.read_stamp(out)["version"]) is None
+    policy = HFVLMPolicy(out, device="cpu", max_new_tokens=8, seed=0)
+    assert policy.model.config.get_text_config().head_dim >= 32
+    assert format_report(policy, 2)["clues"] == 16
+
+
+@pytest.mark.slow
+def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path: str) -> None:
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.pretrain_eval import format_report
+
+    policy = HFVLMPolicy(pretrained_path, device="cpu", max_new_tokens=24, seed=0)
+    report = format_report(policy, 200)
+    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.95
+    assert report["grounding_rate"] >= 0.8
+
+
+def test_the_stamp_version_changes_with_the_pretraining_config() -> None:
+    from agents.default_model import VERSION, version_of
+    from agents.pretrain import PretrainConfig
+
+    default = version_of(PretrainConfig())
+    other = version_of(dataclasses.replace(PretrainConfig(), steps=3))
+    assert default.startswith(VERSION) and other.startswith(VERSION) and other != default
+    assert version_of(PretrainConfig()) == default

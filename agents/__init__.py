@@ -6,8 +6,7 @@ VLM names (`HFVLMPolicy`, `build_tiny_vlm`, ...) bring torch and transformers in
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vz_env.lazy import lazy_exports
 
 _HOMES = {
     "Clue": "agents.base",
@@ -31,14 +30,4 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module the first time it is asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'agents' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("agents", _HOMES, globals())

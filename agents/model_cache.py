@@ -8,6 +8,7 @@ renamed into place only when complete, so an interrupted build never leaves a ha
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import sys
@@ -85,15 +86,24 @@ def build_atomically(out: Path, build: Callable[[Path], None]) -> Path:
 def cached_build(
     out: Path, version: str, build: Callable[[Path], None], what: str, extra: dict[str, Any] | None = None
 ) -> Path:
-    """`out` when its stamp vouches for it; else build it (stamped with `version`) with a one-line message."""
-    problem = stamp_problem(out, version)
-    if problem is None:
+    """`out` when its stamp vouches for it; else build it (stamped with `version`) with a one-line message.
+
+    Processes that ask at once (the ranks of a distributed run) build it once: the first holds a lock
+    file beside `out` while it builds, the others wait for it and then find the folder trusted.
+    """
+    if stamp_problem(out, version) is None:
         return out
-    verb = "building" if problem == "not built yet" else f"rebuilding ({problem})"
-    print(f"vz-spy: {verb} {what} in {out}", file=sys.stderr, flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (out.parent / f".{out.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        problem = stamp_problem(out, version)
+        if problem is None:
+            return out
+        verb = "building" if problem == "not built yet" else f"rebuilding ({problem})"
+        print(f"vz-spy: {verb} {what} in {out}", file=sys.stderr, flush=True)
 
-    def stamped(folder: Path) -> None:
-        build(folder)
-        write_stamp(folder, version, extra)
+        def stamped(folder: Path) -> None:
+            build(folder)
+            write_stamp(folder, version, extra)
 
-    return build_atomically(out, stamped)
+        return build_atomically(out, stamped)

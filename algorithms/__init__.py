@@ -6,8 +6,7 @@ should not.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vz_env.lazy import lazy_exports
 
 _HOMES = {
     "ALGORITHMS": "algorithms.train_config",
@@ -33,14 +32,4 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module the first time it is asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'algorithms' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("algorithms", _HOMES, globals())

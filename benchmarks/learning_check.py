@@ -22,6 +22,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
+import transformers
+
 from algorithms.run import run_config, train
 from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
@@ -36,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--versus-games", type=int, default=VERSUS_GAMES)
     parser.add_argument("--out", default=None, help="run folder (default: a temporary one)")
     parser.add_argument("--budget-min", type=float, default=10.0, help="training wall-time budget")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's, as vz-spy train)"
+    )
     return parser.parse_args(argv)
 
 
@@ -50,7 +56,10 @@ def main_job_config(model: str | None, iterations: int | None, seed: int) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    transformers.utils.logging.disable_progress_bar()
     run_dir = Path(args.out or tempfile.mkdtemp(prefix="vz-learning-check-")) / "run"
     config = main_job_config(args.model, args.iterations, args.seed)
     trainer = config["trainer"]

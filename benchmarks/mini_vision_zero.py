@@ -16,7 +16,7 @@ then measure, on tests held out from training:
   probe           held-out visual questions that are not the game ("What colour is the large cube?"),
                   answered by the likeliest option (vz_env.probe, algorithms.probe)
 Prints one line per run, then a markdown table of means (and standard deviations) over seeds, and the
-wall and CPU time. With --json FILE every run's figures are written too.
+wall and CPU time. With --json FILE every run's figures are written too, after each run.
 
     nice python benchmarks/mini_vision_zero.py [--iterations 6] [--seeds 0 1 2] [--role-ablation]
 """
@@ -106,7 +106,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, start: HFVLMPolicy, e
     """Train one arm from the start (unless `none`) and measure it; returns its figures."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
     policy = HFVLMPolicy(args.model, seed=seed, **sampling(config))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     stages: list[str] = []
     if arm != "none":
         trainer = Trainer(policy, config, env)
@@ -133,6 +133,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, start: HFVLMPolicy, e
         "stages": {"decision": stages.count("decision"), "clue": stages.count("clue")},
         "seconds_training": trained_s,
         "seconds_total": time.perf_counter() - began,
+        "cpu_seconds_total": time.process_time() - cpu,
     }
 
 
@@ -181,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{run['win_rate_ci95'][0]:.2f}, {run['win_rate_ci95'][1]:.2f}]  detection "
                 f"{run['detection_accuracy']:.3f} (N/A {run['detection_na']:.3f})  grounding "
                 f"{run['clue_grounding']:.3f}  probe {run['probe_accuracy']:.3f} (chance "
-                f"{run['probe_chance']:.2f})  stages {run['stages']}  {run['seconds_total']:.0f} s",
+                f"{run['probe_chance']:.2f})  stages {run['stages']}  "
+                f"{run['seconds_total']:.0f} s ({run['cpu_seconds_total']:.0f} s CPU)",
                 flush=True,
             )
+            if args.json:  # after every run, so that a stopped benchmark keeps what it measured
+                atomic_write_text(args.json, json.dumps({"args": vars(args), "runs": runs}, indent=2) + "\n")
     print(table(runs, arms))
     minutes, cpu_minutes = (time.perf_counter() - wall) / 60, (time.process_time() - cpu) / 60
     print(f"mini vision-zero: {len(runs)} runs in {minutes:.1f} min wall, {cpu_minutes:.1f} min CPU")
-    if args.json:
-        atomic_write_text(args.json, json.dumps({"args": vars(args), "runs": runs}, indent=2) + "\n")
     return 0
 
 

@@ -30,6 +30,7 @@ RUN_CONFIG = {
         "max_new_tokens": 8,
         "learning_rate": LEARNING_RATE,
         "warmup_ratio": 0.0,
+        "lr_schedule": "cosine",
         "start_stage": "clue",
         "min_stage_iters": 1,
         "score_chunk": 3,

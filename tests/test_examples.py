@@ -30,9 +30,9 @@ def run_example(name: str, *args: str, stdin: str = "", env: dict[str, str] | No
 
 
 @pytest.fixture(scope="module")
-def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The built-in tiny VLM in the test session's cache, so examples never touch ~/.cache."""
-    return {tiny_vlm.CACHE_ENV: str(tmp_path_factory.getbasetemp() / "vz-spy-cache")}
+def tiny_cache(pretrained_path: str) -> dict[str, str]:
+    """The cache of the session's pretrained default model (CI: $VZ_SPY_CACHE): examples build no other."""
+    return {tiny_vlm.CACHE_ENV: str(Path(pretrained_path).parent)}
 
 
 def test_scripted_game_saves_the_board(tmp_path) -> None:

@@ -54,22 +54,16 @@ def test_samples_rescore_under_hf_in_fp32(qwen_engine, tiny_dirs, observations):
     assert trainer_gap < 0.1
 
 
-def test_a_seeded_policy_replays_its_samples_however_many_prompts(qwen_engine):
-    from vz_env import spy_v0
+def test_a_seeded_policy_replays_whole_games(qwen_engine):
+    from algorithms.rollout import play_games
 
-    # 8 games' first turns: more prompt tokens than one chunked-prefill step takes.
-    observations = []
-    for seed in range(8):
-        env = spy_v0.parallel_env(image_size=(160, 120))
-        obs, _ = env.reset(seed=seed)
-        observations += [obs[agent] for agent in env.acting_agents]
-    qwen_engine.reset(seed=7)
-    first = qwen_engine.generate(observations, num_samples=2)
-    qwen_engine.reset(seed=7)
-    again = qwen_engine.generate(observations, num_samples=2)
-    assert sum(len(g.prompt) for g in first[::2]) > 4096  # vLLM's default step budget on a CPU
-    assert [g.completion_ids.tolist() for g in first] == [g.completion_ids.tolist() for g in again]
-    assert len({tuple(g.completion_ids.tolist()) for g in first}) > 1
+    # Many prompts per call, long vote prompts: the engine schedules them over several steps.
+    env = {"image_size": (320, 240)}
+    first = play_games(qwen_engine, 4, seed=0, group_size=4, env_kwargs=env)
+    again = play_games(qwen_engine, 4, seed=0, group_size=4, env_kwargs=env)
+    ids = [s.generation.completion_ids.tolist() for s in first.samples]
+    assert ids == [s.generation.completion_ids.tolist() for s in again.samples]
+    assert len({tuple(i) for i in ids}) > 1
 
 
 def saved_copy(model, source: str, out) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -88,13 +89,15 @@ def cached_build(
 ) -> Path:
     """`out` when its stamp vouches for it; else build it (stamped with `version`) with a one-line message.
 
-    Processes that ask at once (the ranks of a distributed run) build it once: the first holds a lock
-    file beside `out` while it builds, the others wait for it and then find the folder trusted.
+    Processes that ask at once (the ranks of a distributed run) build it once: the first locks the
+    parent folder while it builds (no lock file is left behind), the others wait and then find the
+    folder trusted.
     """
     if stamp_problem(out, version) is None:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with (out.parent / f".{out.name}.lock").open("w") as lock:
+    lock = os.open(out.parent, os.O_RDONLY)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         problem = stamp_problem(out, version)
         if problem is None:
@@ -107,3 +110,5 @@ def cached_build(
             write_stamp(folder, version, extra)
 
         return build_atomically(out, stamped)
+    finally:
+        os.close(lock)

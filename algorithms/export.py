@@ -75,10 +75,10 @@ def _load_base(model_path: str | None) -> tuple[Any, Any, Path]:
     """The run's base model (in the dtype it was saved in) and processor, on the CPU."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    if model_path is None:
-        from agents.tiny_vlm import default_model_path
+    if model_path is None:  # the run trained the default model: the pretrained tiny VLM
+        from agents.default_model import pretrained_model_path
 
-        model_path = str(default_model_path())
+        model_path = str(pretrained_model_path())
     base = Path(model_path).expanduser()
     if not (base / "config.json").is_file():
         raise ValueError(f"the run's base model {base} is not a Hugging Face model folder")

@@ -212,7 +212,7 @@ def _versus_start(run_dir: Path, config: dict[str, Any], games: int) -> None:
     with console.status(f"playing {games} games: trained vs its start"):
         report = versus_start(trained, start, games, config["env"])
     report["policies"] = {"A": "trained", "B": "start"}
-    console.print(summary_line(report), highlight=False)
+    console.print(summary_line(report), highlight=False, soft_wrap=True)
     console.print(f"head-to-head report: {write_report(run_dir, report)}")
 
 

@@ -16,7 +16,7 @@ from agents.model_cache import build_atomically, cached_build, write_stamp
 from agents.pretrain import PretrainConfig, StepCallback, pretrain
 from agents.tiny_vlm import BUILDER_VERSION, cache_dir
 
-PRETRAIN_VERSION = 1
+PRETRAIN_VERSION = 2
 VERSION = f"tiny-vlm-{BUILDER_VERSION}/pretrain-{PRETRAIN_VERSION}"
 FOLDER = "tiny-qwen2-5-vl-pretrained"
 
@@ -28,7 +28,7 @@ def pretrained_model_path(config: PretrainConfig | None = None) -> Path:
         cache_dir() / FOLDER,
         version_of(config),
         lambda folder: _pretrain_into(folder, config, None),
-        "the pretrained tiny VLM (one-time, about ten minutes on two CPU cores)",
+        "the pretrained tiny VLM (one-time, about fifteen minutes on two CPU cores)",
         {"pretrain_config": dataclasses.asdict(config)},
     )
 

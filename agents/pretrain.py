@@ -3,8 +3,9 @@
 Supervised next-token loss on the answers of `agents.pretrain_data.Teacher` (grounded clues, spy-blind
 votes), on exactly the inputs the HF agent samples from (`HFVLMPolicy.encode_batch`, the model's own chat
 template), plus an auxiliary loss that makes the vision tower see: a linear head on each image token
-predicts the colour and shape of the object under it. Scenes follow a curriculum from one or two objects to
-the game's three to six. A fixed number of steps from one seed gives the same model on the same machine.
+predicts the colour and shape of the object under it. Scenes come from the miniature world (one or two
+large objects) unless a curriculum says otherwise. A fixed number of steps from one seed and thread
+count gives the same model on the same machine.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from agents.hf_vlm import HFVLMPolicy, stack_inputs
 from agents.pretrain_data import (
     BACKGROUND_COLOR,
     BACKGROUND_SHAPE,
+    CLUE_PHASE,
+    MINIATURE,
     Example,
     SceneLevel,
     Teacher,
@@ -38,26 +41,32 @@ from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
 class PretrainConfig:
     """Steps, batch, optimiser and curriculum of the pretraining run (the defaults build the default model).
 
-    `curriculum` holds (share of the steps, scene level) in order; a batch holds the turns of
-    `games_per_step` games (about eleven each at four players) and `pictures_per_step` short-prompt pictures.
+    `curriculum` holds (share of the steps, scene level) in order; the default trains in the miniature
+    world throughout (`vz_env.data.scenes.miniature_world`, the world the default model plays). A batch
+    holds the turns of `games_per_step` games (about eleven each at four players), the votes of
+    `vote_games_per_step` more (three each) and `pictures_per_step` short-prompt pictures.
+    `aux_weight`, `word_weight` and `self_vote_weight` weigh the vision-head, word and own-seat losses
+    against the answer loss (the own-seat loss is averaged over answer tokens like the answer loss, so
+    that it acts at the scale of one token's cross-entropy); `shape_weight` weighs the vision head's
+    shape term against its colour term (shapes are the hard part). `threads` is torch's CPU threads:
+    the same seed, steps and threads give the same model on the same machine.
     """
 
     seed: int = 0
     steps: int = 500
     games_per_step: int = 1
-    pictures_per_step: int = 32
+    vote_games_per_step: int = 1
+    pictures_per_step: int = 64
     learning_rate: float = 3e-3
     warmup_steps: int = 25
     aux_weight: float = 1.0
+    shape_weight: float = 3.0
     word_weight: float = 1.0
+    self_vote_weight: float = 3.0
     max_grad_norm: float = 1.0
     chunk_rows: int = 16
-    threads: int = 1
-    curriculum: tuple[tuple[float, SceneLevel], ...] = (
-        (0.15, SceneLevel(1, 2, 1)),
-        (0.25, SceneLevel(2, 4, 2)),
-        (0.60, SceneLevel(3, 6, 2)),
-    )
+    threads: int = 2
+    curriculum: tuple[tuple[float, SceneLevel], ...] = ((1.0, MINIATURE),)
 
     def level_at(self, step: int) -> SceneLevel:
         """The curriculum's scene level at a step."""
@@ -72,8 +81,9 @@ class PretrainConfig:
 class AuxHeads(torch.nn.Module):
     """Linear colour and shape classifiers on image tokens: a cheap signal that teaches the vision tower."""
 
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, shape_weight: float = 1.0) -> None:
         super().__init__()
+        self.shape_weight = shape_weight
         self.color = torch.nn.Linear(hidden, BACKGROUND_COLOR + 1)
         self.shape = torch.nn.Linear(hidden, BACKGROUND_SHAPE + 1)
 
@@ -85,7 +95,7 @@ class AuxHeads(torch.nn.Module):
         """Weighted sum over tokens of both heads' cross-entropy."""
         color = torch.nn.functional.cross_entropy(self.color(features), labels[:, 0], reduction="none")
         shape = torch.nn.functional.cross_entropy(self.shape(features), labels[:, 1], reduction="none")
-        return ((color + shape) * self.weights(labels)).sum()
+        return ((color + self.shape_weight * shape) * self.weights(labels)).sum()
 
 
 class Pretrainer:
@@ -95,7 +105,7 @@ class Pretrainer:
         self.policy = policy
         self.config = config
         self.model = policy.model
-        self.heads = AuxHeads(self.model.config.get_text_config().hidden_size)
+        self.heads = AuxHeads(self.model.config.get_text_config().hidden_size, config.shape_weight)
         params = list(self.model.parameters()) + list(self.heads.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
@@ -122,13 +132,17 @@ class Pretrainer:
         """This step's game turns and short-prompt pictures (seeds apart from evaluation's)."""
         cfg = self.config
         level = cfg.level_at(step)
-        seed = 10_000_000 + (cfg.seed * 100_000 + step) * (cfg.games_per_step + cfg.pictures_per_step)
+        per_step = cfg.games_per_step + cfg.vote_games_per_step + cfg.pictures_per_step
+        seed = 10_000_000 + (cfg.seed * 100_000 + step) * per_step
         games = teacher_games(self.teacher, level, seed, self.rng, cfg.games_per_step)
+        seed += cfg.games_per_step
+        votes = teacher_games(self.teacher, level, seed, self.rng, cfg.vote_games_per_step, votes_only=True)
+        seed += cfg.vote_games_per_step
         size = np.asarray(games[0].observation["image"]).shape[1::-1]
-        return games + picture_examples(level, seed + cfg.games_per_step, cfg.pictures_per_step, tuple(size))
+        return games + votes + picture_examples(level, seed, cfg.pictures_per_step, tuple(size))
 
     def step(self, step: int) -> dict[str, float]:
-        """One optimiser step on this step's examples; returns its mean answer, vision and word losses.
+        """One optimiser step on this step's examples; returns its mean losses by name.
 
         Rows are sorted by length and run in chunks (gradients accumulate), so short prompts are not
         padded to the length of game prompts.
@@ -141,13 +155,20 @@ class Pretrainer:
             for ex, p in zip(examples, prompts, strict=True)
         ]
         rows = [
-            _Row(p, torch.tensor(t), torch.from_numpy(patch_labels(ex.objects, o)), self._word_targets(ex, o))
+            _Row(
+                p,
+                torch.tensor(t),
+                torch.from_numpy(patch_labels(ex.objects, o)),
+                self._word_targets(ex, o),
+                self._own_seat(ex, t),
+            )
             for ex, p, t, o in zip(examples, prompts, targets, owners, strict=True)
         ]
         totals = {
             "loss": sum(len(t) for t in targets),
             "aux_loss": float(sum(self.heads.weights(r.labels).sum() for r in rows)),
             "word_loss": max(1, sum(bool(w) for r in rows for w in r.words)),
+            "self_vote_loss": sum(len(t) for t in targets),
         }
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         self.model.train()
@@ -155,7 +176,12 @@ class Pretrainer:
         sums = dict.fromkeys(totals, 0.0)
         for start in range(0, len(order), self.config.chunk_rows):
             chunk = self._chunk_losses([rows[i] for i in order[start : start + self.config.chunk_rows]])
-            weights = {"loss": 1.0, "aux_loss": self.config.aux_weight, "word_loss": self.config.word_weight}
+            weights = {
+                "loss": 1.0,
+                "aux_loss": self.config.aux_weight,
+                "word_loss": self.config.word_weight,
+                "self_vote_loss": self.config.self_vote_weight,
+            }
             sum(weights[k] * chunk[k] / totals[k] for k in totals).backward()
             for key in totals:
                 sums[key] += float(chunk[key].detach())
@@ -168,6 +194,16 @@ class Pretrainer:
 
     def _ids(self, text: str) -> list[int]:
         return self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _own_seat(self, example: Example, target: list[int]) -> tuple[int, int] | None:
+        """(index in the target of a vote's player number, the voter's own number's token), for votes
+        that name a player; None for clues and N/A."""
+        if example.observation["phase"] == CLUE_PHASE:
+            return None
+        prefix = len(self._boxed_prefix)
+        if target[:prefix] != self._boxed_prefix:
+            return None
+        return prefix, self._ids(str(example.observation["seat"] + 1))[0]
 
     def _word_targets(self, example: Example, owner: np.ndarray) -> list[list[int]]:
         """Per object cell, the token ids of its object's words as a clue writes them ([] for background)."""
@@ -186,7 +222,9 @@ class Pretrainer:
 
         The word loss asks the language model's own output head, at each image token of an object, for
         the words a clue uses for that object (mean log-probability of its tokens): the image tokens then
-        carry the answer's vocabulary, and an attention head only has to copy it to the answer.
+        carry the answer's vocabulary, and an attention head only has to copy it to the answer. The
+        own-seat loss, -log(1 - p(own number)) where a vote names a player, is the one thing a uniform
+        vote target teaches only slowly: a vote for oneself is invalid.
         """
         batch = stack_inputs([r.prompt.extended(r.target) for r in rows], self.policy.pad_token_id, "right")
         self._features.clear()
@@ -195,6 +233,13 @@ class Pretrainer:
         cols_index = torch.cat([len(r.prompt) - 1 + torch.arange(len(r.target)) for r in rows])
         logits = self.model.lm_head(hidden[rows_index, cols_index])
         text = torch.nn.functional.cross_entropy(logits, torch.cat([r.target for r in rows]), reduction="sum")
+        starts = np.cumsum([0] + [len(r.target) for r in rows])
+        votes = [(starts[i] + r.own_seat[0], r.own_seat[1]) for i, r in enumerate(rows) if r.own_seat]
+        self_vote = hidden.new_zeros(())
+        if votes:
+            at, own = (torch.tensor(v) for v in zip(*votes, strict=True))
+            p_own = torch.softmax(logits[at], dim=-1)[torch.arange(len(votes)), own]
+            self_vote = -torch.log1p(-p_own.clamp(max=1.0 - 1e-6)).sum()
         labels = torch.cat([r.labels for r in rows])
         image = hidden[batch["input_ids"] == self.model.config.image_token_id]
         words = [w for r in rows for w in r.words]
@@ -203,17 +248,24 @@ class Pretrainer:
         if cells:
             logp = torch.log_softmax(self.model.lm_head(image[cells]), dim=-1)
             word = -sum(logp[k, words[i]].mean() for k, i in enumerate(cells))
-        return {"loss": text, "aux_loss": self.heads.loss_sum(self._features[0], labels), "word_loss": word}
+        return {
+            "loss": text,
+            "aux_loss": self.heads.loss_sum(self._features[0], labels),
+            "word_loss": word,
+            "self_vote_loss": self_vote,
+        }
 
 
 @dataclass
 class _Row:
-    """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words."""
+    """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words, and
+    for a vote naming a player, where its number stands in the target and the voter's own number."""
 
     prompt: Any
     target: torch.Tensor
     labels: torch.Tensor
     words: list[list[int]]
+    own_seat: tuple[int, int] | None
 
 
 def _image_size(example: Example) -> tuple[int, int]:

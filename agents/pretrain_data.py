@@ -11,6 +11,7 @@ loss on the vision tower.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 from agents.base import Policy, decode_scene
 from vz_env import spy_v0
-from vz_env.data.scenes import COLORS, SHAPES, SceneSource, describe_object
+from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
 
 CLUE_PHASE = 0
 BACKGROUND_COLOR = len(COLORS)
@@ -115,12 +116,19 @@ class Teacher(Policy):
 
 @dataclass(frozen=True)
 class SceneLevel:
-    """One curriculum step: how many objects the scenes hold (the spy's picture changes `changes` of them)."""
+    """One curriculum step: how many objects of which sizes the scenes hold, and how many the spy's differ."""
 
     min_objects: int
     max_objects: int
-    changes: int
+    num_changes: int
+    sizes: tuple[str, ...] = ("small", "large")
 
+    def source(self) -> SceneSource:
+        """The scene source that draws this level's pictures."""
+        return SceneSource(**dataclasses.asdict(self))
+
+
+MINIATURE = SceneLevel(**MINIATURE_WORLD)
 
 SHORT_PROMPT = (
     "Round {round} of {num_rounds}. Describe one detail of your picture in one short sentence. "
@@ -134,9 +142,7 @@ def picture_examples(level: SceneLevel, seed: int, count: int, size: tuple[int, 
     Short prompts cost a fifth of a game prompt, so most of the words-to-pixels signal comes from them;
     the game prompts teach the same answer in context.
     """
-    source = SceneSource(
-        min_objects=level.min_objects, max_objects=level.max_objects, num_changes=level.changes
-    )
+    source = level.source()
     examples = []
     for i in range(count):
         pair = source.pair(seed + i, size)
@@ -149,16 +155,19 @@ def picture_examples(level: SceneLevel, seed: int, count: int, size: tuple[int, 
 
 
 def teacher_games(
-    teacher: Teacher, level: SceneLevel, seed: int, rng: np.random.Generator, num_games: int
+    teacher: Teacher,
+    level: SceneLevel,
+    seed: int,
+    rng: np.random.Generator,
+    num_games: int,
+    votes_only: bool = False,
 ) -> list[Example]:
     """The examples of `num_games` games at a curriculum level, with a few players and role settings mixed in.
 
     Most games are the default game (4 players, roles revealed); some have 3 or 5 players or hidden roles,
-    so that the vote format does not hang on one prompt.
+    so that the vote format does not hang on one prompt. `votes_only` keeps only the decision turns.
     """
-    source = SceneSource(
-        min_objects=level.min_objects, max_objects=level.max_objects, num_changes=level.changes
-    )
+    source = level.source()
     teacher.examples = []
     for i in range(num_games):
         num_players = int(rng.choice([3, 4, 4, 4, 5]))
@@ -169,4 +178,6 @@ def teacher_games(
         while env.agents:
             actions = {a: teacher.act(observations[a]) for a in env.acting_agents}
             observations, *_ = env.step(actions)
+    if votes_only:
+        return [ex for ex in teacher.examples if ex.observation["phase"] != CLUE_PHASE]
     return teacher.examples

@@ -17,16 +17,20 @@ from vz_env.parsing import parse_clue, parse_vote
 
 CLUE_PHASE = 0
 HELD_OUT_SEED = 1_000_000_000
+MINIATURE_WORLD = {"images": "clevr-mini"}
 
 
 def format_report(
     policy: Policy,
     num_games: int = 200,
     seed: int = HELD_OUT_SEED,
-    env_kwargs: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] = MINIATURE_WORLD,
 ) -> dict[str, float]:
-    """Shares of valid clues, well-formed votes (N/A included), N/A votes and grounded clues."""
-    envs = [spy_v0.parallel_env(**dict(env_kwargs or {})) for _ in range(num_games)]
+    """Shares of valid clues, well-formed votes (N/A included), N/A votes and grounded clues.
+
+    The games are played in the miniature world (the default model's) unless `env_kwargs` say otherwise.
+    """
+    envs = [spy_v0.parallel_env(**dict(env_kwargs)) for _ in range(num_games)]
     observations = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     counts = {"clues": 0, "valid_clues": 0, "grounded": 0, "votes": 0, "valid_votes": 0, "na": 0}
     while any(env.agents for env in envs):

@@ -10,11 +10,13 @@ start over --versus-games held-out games, every seed twice with sides swapped (0
 Exit status 1 when the interval's lower bound is not above 0.5, or training took more than --budget-min.
 
     nice python benchmarks/learning_check.py [--iterations N] [--seed 0] [--model DIR] [--out DIR]
+        [--set learning_rate=3e-3 --set beta_kl=0.01]   # a variant of the preset's trainer settings
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -42,13 +44,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's, as vz-spy train)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="change one trainer setting of the preset (e.g. learning_rate=3e-3); repeatable",
+    )
     return parser.parse_args(argv)
 
 
-def main_job_config(model: str | None, iterations: int | None, seed: int) -> dict[str, Any]:
-    """The run config of `vz-spy train` with no flags (iterations and seed aside)."""
+def trainer_changes(items: list[str]) -> dict[str, Any]:
+    """FIELD=JSON pairs of --set as a dict; a value that is not JSON is taken as a string."""
+    changes = {}
+    for item in items:
+        field, sep, text = item.partition("=")
+        if not sep or not field:
+            raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
+        try:
+            changes[field] = json.loads(text)
+        except json.JSONDecodeError:
+            changes[field] = text
+    return changes
+
+
+def main_job_config(
+    model: str | None, iterations: int | None, seed: int, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run config of `vz-spy train` with no flags (iterations, seed and `changes` aside)."""
     preset = PRESETS["tiny"]
-    trainer = {**preset["trainer"], **algorithm_settings("iterative-spo"), "seed": seed}
+    trainer = {**preset["trainer"], **algorithm_settings("iterative-spo"), "seed": seed, **(changes or {})}
     if iterations is not None:
         trainer["iterations"] = iterations
     return run_config("iterative-spo", model, SPOConfig.from_dict(trainer), dict(preset["env"]))
@@ -61,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     transformers.utils.logging.disable_progress_bar()
     run_dir = Path(args.out or tempfile.mkdtemp(prefix="vz-learning-check-")) / "run"
-    config = main_job_config(args.model, args.iterations, args.seed)
+    try:
+        config = main_job_config(args.model, args.iterations, args.seed, trainer_changes(args.set))
+    except ValueError as err:
+        raise SystemExit(f"learning_check: {err}") from None
     trainer = config["trainer"]
     print(
         f"iterative-spo, tiny preset: {trainer['iterations']} iterations x {trainer['games_per_iter']} games "

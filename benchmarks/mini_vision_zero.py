@@ -13,8 +13,9 @@ then measure, on tests held out from training:
                   (the model casts every civilian vote), and its N/A rate
   grounding       clues naming the colour and shape of an object of the speaker's own picture (SPEC s10),
                   in the head-to-head games
-  probe           held-out visual questions that are not the game ("What colour is the large cube?"),
-                  answered by the likeliest option (vz_env.probe, algorithms.probe)
+  probe           held-out visual questions that are not the game ("What colour is the large cube?") on
+                  pictures of the main job's world, answered by the likeliest option (vz_env.probe,
+                  algorithms.probe)
 Prints one line per run, then a markdown table of means (and standard deviations) over seeds, and the
 wall and CPU time. With --json FILE every run's figures are written too, after each run.
 
@@ -41,6 +42,7 @@ from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.trainer import Trainer
 from algorithms.versus_start import versus_start
 from vz_env.atomic import atomic_write_text
+from vz_env.data import resolve_source
 from vz_env.probe import probe_questions
 from vz_spy.train import PRESETS
 
@@ -117,7 +119,9 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, start: HFVLMPolicy, e
     policy.label, start.label = arm, "start"
     versus = versus_start(policy, start, args.versus_games, env)
     detection = detection_test(policy, args.detection_games, env_kwargs=env)
-    probe = probe_report(policy, probe_questions(args.probe_pictures, image_size=tuple(env["image_size"])))
+    pictures = resolve_source(env.get("images", "clevr"))
+    questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
+    probe = probe_report(policy, questions)
     mine = versus["A"]
     return {
         "arm": arm,

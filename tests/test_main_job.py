@@ -1,5 +1,5 @@
-"""The README's main job: `vz-spy train` with no flags is Iterative-SPO on the ordinary game, both stages
-train, and it ends by playing the trained policy against its frozen start."""
+"""The README's main job: `vz-spy train` with no flags is Iterative-SPO on the ordinary game in the
+miniature world, both stages train, and it ends by playing the trained policy against its frozen start."""
 
 import argparse
 import json
@@ -18,11 +18,12 @@ def default_config() -> dict:
     return build_config(argparse.Namespace(**dict.fromkeys(flags)))
 
 
-def test_the_default_run_is_iterative_spo_on_the_ordinary_game():
+def test_the_default_run_is_iterative_spo_on_the_ordinary_game_in_the_miniature_world():
     config = default_config()
     assert config["algo"] == "iterative-spo" and config["model"] is None  # the pretrained tiny VLM
     assert config["trainer"]["stage_schedule"] == "adaptive"
     assert config["env"].get("spy_seat") is None  # the spy is drawn every game
+    assert config["env"]["images"] == "clevr-mini"  # the world the pretrained tiny VLM is built for
 
 
 @pytest.mark.parametrize("accuracy", [0.0, 0.3, 0.6, 1.0])

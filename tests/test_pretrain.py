@@ -15,6 +15,7 @@ from agents import model_cache
 from agents.pretrain_data import (
     BACKGROUND_COLOR,
     BACKGROUND_SHAPE,
+    MINIATURE,
     SceneLevel,
     Teacher,
     by_visibility,
@@ -26,6 +27,7 @@ from agents.pretrain_data import (
     vote_target,
 )
 from vz_env import spy_v0
+from vz_env.data.scenes import miniature_world
 from vz_env.grounding import is_grounded
 from vz_env.parsing import parse_clue, parse_vote
 
@@ -98,14 +100,20 @@ def test_patch_labels_mark_the_nearer_object_and_background() -> None:
     assert labels[0, 3].tolist() == [BACKGROUND_COLOR, BACKGROUND_SHAPE]
 
 
-def test_curriculum_grows_from_few_objects_to_the_game() -> None:
+def test_curriculum_levels_follow_their_shares_and_the_default_is_the_miniature_world() -> None:
     from agents.pretrain import PretrainConfig
 
-    config = PretrainConfig(steps=100)
-    assert config.level_at(0).max_objects <= 2
-    assert config.level_at(99) == SceneLevel(3, 6, 2)
-    levels = [config.level_at(s).max_objects for s in range(100)]
-    assert levels == sorted(levels)
+    assert {PretrainConfig(steps=10).level_at(s) for s in range(10)} == {MINIATURE}
+    assert MINIATURE.source().pair(0, (160, 120)).meta == miniature_world().pair(0, (160, 120)).meta
+    config = PretrainConfig(steps=100, curriculum=((0.25, SceneLevel(1, 1, 1)), (0.75, LEVEL)))
+    assert [config.level_at(s) for s in (0, 24, 25, 99, 150)] == [SceneLevel(1, 1, 1)] * 2 + [LEVEL] * 3
+
+
+def test_vote_only_games_keep_just_the_decision_turns() -> None:
+    examples = teacher_games(Teacher(0), MINIATURE, 9, np.random.default_rng(0), 2, votes_only=True)
+    assert examples and all(ex.observation["phase"] == 1 for ex in examples)
+    for ex in examples:
+        assert parse_vote(ex.target, ex.observation["num_players"], ex.observation["seat"]).well_formed
 
 
 def test_pretrainer_steps_are_reproducible_and_learn(tiny_dirs, one_thread) -> None:
@@ -126,6 +134,31 @@ def test_pretrainer_steps_are_reproducible_and_learn(tiny_dirs, one_thread) -> N
     assert runs[0] == runs[1]
     first, last = runs[0][0], runs[0][-1]
     assert all(last[key] < first[key] for key in ("loss", "aux_loss", "word_loss"))
+    assert all(row["self_vote_loss"] >= 0 for row in runs[0])
+
+
+def test_the_own_seat_loss_points_at_the_number_of_votes_naming_a_player(tiny_dirs) -> None:
+    import torch
+
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.pretrain import PretrainConfig, Pretrainer
+
+    policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
+    trainer = Pretrainer(policy, PretrainConfig())
+    examples = teacher_games(Teacher(0), MINIATURE, 11, np.random.default_rng(0), 4)
+    kinds = Counter()
+    for ex in examples:
+        target = trainer._ids(ex.target)
+        own = trainer._own_seat(ex, target)
+        if ex.observation["phase"] == 0 or "N/A" in ex.target:
+            kinds["none"] += own is None
+            continue
+        index, token = own
+        voted = parse_vote(ex.target, ex.observation["num_players"], ex.observation["seat"]).target
+        assert policy.tokenizer.decode(target[index]) == str(voted + 1)
+        assert policy.tokenizer.decode(token) == str(ex.observation["seat"] + 1)
+        kinds["vote"] += 1
+    assert kinds["vote"] and kinds["none"] == len(examples) - kinds["vote"]
 
 
 def _write(folder: Path, text: str = "weights") -> None:
@@ -242,11 +275,11 @@ def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path
 
     policy = HFVLMPolicy(pretrained_path, device="cpu", max_new_tokens=24, seed=0)
     report = format_report(policy, 100)
-    # Measured on 200 games (docs/results.md): clues 1.000, votes 0.790, grounding 0.428. The issue's
-    # targets (0.95, 0.95, 0.80) are not met yet; these floors pin what the recipe does reach: the
-    # format, and clues that see the picture (descriptions that ignore it ground about 0.16).
-    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.7
-    assert report["grounding_rate"] >= 0.3
+    # Measured on 200 games in the miniature world (docs/results.md): clues 1.000, votes 0.753,
+    # grounding 0.756. The targets (0.95, 0.95, 0.80) are not all met yet; these floors pin what
+    # the recipe does reach: the format, and clues that see the picture (blind ones ground about 0.16).
+    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.65
+    assert report["grounding_rate"] >= 0.6
 
 
 def test_the_stamp_version_changes_with_the_pretraining_config() -> None:

@@ -42,6 +42,27 @@ def test_clevr_kind_resolves_to_the_scene_source():
     assert source.name == "clevr"
 
 
+def test_the_miniature_world_holds_few_large_objects_one_of_them_changed():
+    source = resolve_source("clevr-mini")
+    assert isinstance(source, SceneSource)
+    counts = set()
+    for seed in range(40):
+        pair = source.pair(seed, (320, 240))
+        objects = pair.meta["original_scene"]["objects"]
+        counts.add(len(objects))
+        assert {obj["size"] for obj in objects} == {"large"}
+        assert len({change["object"] for change in pair.changes}) == 1
+    assert counts == set(range(source.min_objects, source.max_objects + 1))
+    assert source.max_objects <= SceneSource().min_objects
+
+
+def test_sizes_limits_the_object_sizes_and_keeps_the_default_scenes():
+    small = SceneSource(sizes=("small",)).pair(3, (160, 120))
+    assert {obj["size"] for obj in small.meta["original_scene"]["objects"]} == {"small"}
+    both = SceneSource(sizes=("small", "large")).pair(7, (160, 120))
+    assert np.array_equal(both.original, SceneSource().pair(7, (160, 120)).original)
+
+
 def test_same_seed_gives_byte_identical_pairs():
     a, b = SceneSource().pair(7, SIZE), SceneSource().pair(7, SIZE)
     assert a.original.tobytes() == b.original.tobytes()
@@ -173,6 +194,9 @@ def test_describe_object_names_size_colour_material_and_shape():
         {"min_objects": 5, "max_objects": 4},
         {"attributes": ("material",)},
         {"supersample": 0},
+        {"sizes": ()},
+        {"sizes": ("huge",)},
+        {"sizes": ("large", "large")},
     ],
 )
 def test_bad_settings_are_rejected(kwargs):

@@ -52,7 +52,7 @@ class SpyConfig:
     format_weight: float = at_least(0.3, 0, "w: size of the format term")
 
     images: Any = setting(
-        "clevr", "image pairs: a kind (clevr, charts), a folder of pairs, or an ImageSource"
+        "clevr", "image pairs: a kind (clevr, clevr-mini, charts), a folder of pairs, or an ImageSource"
     )
     image_size: tuple[int, int] = setting((320, 240), "(width, height) of the pictures, 16-4096 pixels each")
     broken_pairs: str = one_of(

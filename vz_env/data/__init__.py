@@ -10,6 +10,7 @@ from vz_env.data.base import ImagePair, ImageSource
 
 SOURCE_KINDS: dict[str, str] = {
     "clevr": "vz_env.data.scenes:SceneSource",
+    "clevr-mini": "vz_env.data.scenes:miniature_world",
     "charts": "vz_env.data.charts:ChartSource",
 }
 

@@ -34,6 +34,10 @@ COLORS: dict[str, tuple[int, int, int]] = {
 MATERIALS = ("rubber", "metal")
 SIZES: dict[str, float] = {"small": 0.35, "large": 0.7}
 CHANGEABLE = ("shape", "color")
+# The miniature world: one or two large objects, one of them changed. Fewer, larger objects than the
+# ordinary scenes, so that a model of two million parameters seeing 35 image tokens per picture can tell
+# their shapes apart, and a spy's clue about its changed object always differs from the civilians'.
+MINIATURE_WORLD: dict[str, Any] = {"min_objects": 1, "max_objects": 2, "num_changes": 1, "sizes": ("large",)}
 
 _CUBE_HALF = 0.72  # a cube's half side per unit of object radius, so cubes look as big as spheres
 _ARENA = 3.0  # object centres lie within +-_ARENA in depth (y) ...
@@ -75,9 +79,10 @@ def describe_object(obj: dict[str, Any]) -> str:
 class SceneSource:
     """Synthetic CLEVR-like image pairs: the env's built-in source, needing no files and no GPU.
 
-    `attributes` are those an edit may change; `supersample` is the antialiasing factor per axis.
-    Each pair's meta holds the scene record of both images: {"objects": [{"id", "shape", "color",
-    "material", "size", "x", "y", "rotation", "pixel_box"}, ...]}, where x, y are floor coordinates
+    `attributes` are those an edit may change; `supersample` is the antialiasing factor per axis;
+    `sizes` are the object sizes drawn from (small, large). Each pair's meta holds the scene record of
+    both images: {"objects": [{"id", "shape", "color", "material", "size", "x", "y", "rotation",
+    "pixel_box"}, ...]}, where x, y are floor coordinates
     (the arena spans about -4..4 across and -3..3 in depth, +y away from the camera), rotation is in
     degrees about the vertical, and pixel_box is [x0, y0, x1, y1) around the object's pixels.
     """
@@ -92,6 +97,7 @@ class SceneSource:
         num_changes: int = 2,
         attributes: tuple[str, ...] = CHANGEABLE,
         supersample: int = 2,
+        sizes: tuple[str, ...] = tuple(SIZES),
     ) -> None:
         if not 1 <= min_objects <= max_objects <= 10:
             raise ValueError(f"need 1 <= min_objects <= max_objects <= 10, got {min_objects}, {max_objects}")
@@ -101,23 +107,27 @@ class SceneSource:
             raise ValueError(f"attributes must be a non-empty subset of {CHANGEABLE}, got {attributes!r}")
         if supersample < 1:
             raise ValueError(f"supersample must be at least 1, got {supersample}")
+        if not sizes or not set(sizes) <= set(SIZES) or len(set(sizes)) != len(sizes):
+            raise ValueError(f"sizes must be distinct names from {tuple(SIZES)}, got {sizes!r}")
         self.min_objects = min_objects
         self.max_objects = max_objects
         self.num_changes = num_changes
         self.attributes = tuple(attributes)
         self.supersample = supersample
+        self.sizes = tuple(sizes)
 
     def __repr__(self) -> str:
         return (
             f"SceneSource(min_objects={self.min_objects}, max_objects={self.max_objects}, "
-            f"num_changes={self.num_changes}, attributes={self.attributes!r}, supersample={self.supersample})"
+            f"num_changes={self.num_changes}, attributes={self.attributes!r}, "
+            f"supersample={self.supersample}, sizes={self.sizes!r})"
         )
 
     def pair(self, seed: int, size: tuple[int, int]) -> ImagePair:
         """A scene and its twin with `num_changes` objects edited in place, both drawn at (width, height)."""
         view = _view(*_check_size(size))
         rng = np.random.default_rng(seed)
-        objects = _random_objects(rng, int(rng.integers(self.min_objects, self.max_objects + 1)))
+        objects = _random_objects(rng, int(rng.integers(self.min_objects, self.max_objects + 1)), self.sizes)
         edited = list(objects)
         changes: list[dict[str, Any]] = []
         for i in sorted(int(i) for i in rng.choice(len(objects), self.num_changes, replace=False)):
@@ -141,6 +151,11 @@ class SceneSource:
         )
 
 
+def miniature_world() -> SceneSource:
+    """The miniature world (`images="clevr-mini"`): the world the default tiny VLM is built for and plays."""
+    return SceneSource(**MINIATURE_WORLD)
+
+
 def render_scene(scene: dict[str, Any], size: tuple[int, int], supersample: int = 2) -> np.ndarray:
     """Draw a scene record at (width, height) as uint8 HxWx3: a record is all an image is made from."""
     view = _view(*_check_size(size))
@@ -157,10 +172,10 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
 # Scene records: random objects, laid out so none hides another, and in-place edits.
 
 
-def _random_objects(rng: np.random.Generator, count: int) -> list[dict[str, Any]]:
-    """A random CLEVR-like object list (ids 0..count-1) laid out without occlusion."""
-    picks = rng.integers((len(SHAPES), len(COLORS), len(MATERIALS), len(SIZES)), size=(count, 4))
-    sizes = [tuple(SIZES)[int(p[3])] for p in picks]
+def _random_objects(rng: np.random.Generator, count: int, allowed: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A random CLEVR-like object list (ids 0..count-1) of the `allowed` sizes, laid out without occlusion."""
+    picks = rng.integers((len(SHAPES), len(COLORS), len(MATERIALS), len(allowed)), size=(count, 4))
+    sizes = [allowed[int(p[3])] for p in picks]
     spots = _place(rng, sizes)
     turns = rng.random(count)
     return [

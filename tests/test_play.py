@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -35,8 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _take_terminal() -> None:
-    """In the child: make the pseudo-terminal its controlling terminal, so Ctrl-C sends SIGINT."""
+    """In the child: make the pseudo-terminal its controlling terminal, so Ctrl-C sends SIGINT, and let
+    SIGINT interrupt as in a person's shell (a background job, as CI may be, starts with it ignored)."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Terminal:

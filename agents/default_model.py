@@ -28,7 +28,7 @@ def pretrained_model_path(config: PretrainConfig | None = None) -> Path:
         cache_dir() / FOLDER,
         version_of(config),
         lambda folder: _pretrain_into(folder, config, None),
-        "the pretrained tiny VLM (one-time, about fifteen minutes on two CPU cores)",
+        "the pretrained tiny VLM (one-time, about twenty minutes on two CPU cores)",
         {"pretrain_config": dataclasses.asdict(config)},
     )
 

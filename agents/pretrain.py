@@ -164,11 +164,18 @@ class Pretrainer:
             )
             for ex, p, t, o in zip(examples, prompts, targets, owners, strict=True)
         ]
+        answer_tokens = sum(len(t) for t in targets)
         totals = {
-            "loss": sum(len(t) for t in targets),
+            "loss": answer_tokens,
             "aux_loss": float(sum(self.heads.weights(r.labels).sum() for r in rows)),
             "word_loss": max(1, sum(bool(w) for r in rows for w in r.words)),
-            "self_vote_loss": sum(len(t) for t in targets),
+            "self_vote_loss": answer_tokens,
+        }
+        weights = {
+            "loss": 1.0,
+            "aux_loss": self.config.aux_weight,
+            "word_loss": self.config.word_weight,
+            "self_vote_loss": self.config.self_vote_weight,
         }
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         self.model.train()
@@ -176,12 +183,6 @@ class Pretrainer:
         sums = dict.fromkeys(totals, 0.0)
         for start in range(0, len(order), self.config.chunk_rows):
             chunk = self._chunk_losses([rows[i] for i in order[start : start + self.config.chunk_rows]])
-            weights = {
-                "loss": 1.0,
-                "aux_loss": self.config.aux_weight,
-                "word_loss": self.config.word_weight,
-                "self_vote_loss": self.config.self_vote_weight,
-            }
             sum(weights[k] * chunk[k] / totals[k] for k in totals).backward()
             for key in totals:
                 sums[key] += float(chunk[key].detach())

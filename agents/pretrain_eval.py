@@ -17,14 +17,14 @@ from vz_env.parsing import parse_clue, parse_vote
 
 CLUE_PHASE = 0
 HELD_OUT_SEED = 1_000_000_000
-MINIATURE_WORLD = {"images": "clevr-mini"}
+MINIATURE_GAME = {"images": "clevr-mini"}  # env settings of the default model's world
 
 
 def format_report(
     policy: Policy,
     num_games: int = 200,
     seed: int = HELD_OUT_SEED,
-    env_kwargs: Mapping[str, Any] = MINIATURE_WORLD,
+    env_kwargs: Mapping[str, Any] = MINIATURE_GAME,
 ) -> dict[str, float]:
     """Shares of valid clues, well-formed votes (N/A included), N/A votes and grounded clues.
 

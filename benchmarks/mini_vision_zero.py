@@ -42,8 +42,9 @@ from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.trainer import Trainer
 from algorithms.versus_start import versus_start
 from vz_env.atomic import atomic_write_text
+from vz_env.config import SpyConfig
 from vz_env.data import resolve_source
-from vz_env.probe import probe_questions
+from vz_env.probe import ProbeQuestion, probe_questions
 from vz_spy.train import PRESETS
 
 ARMS = ("iterative-spo", "grpo-decision", "selfplay-clue", "none")
@@ -104,8 +105,15 @@ def sampling(config: SPOConfig) -> dict[str, Any]:
     }
 
 
-def run_arm(arm: str, seed: int, args: argparse.Namespace, start: HFVLMPolicy, env: dict[str, Any]) -> dict:
-    """Train one arm from the start (unless `none`) and measure it; returns its figures."""
+def run_arm(
+    arm: str,
+    seed: int,
+    args: argparse.Namespace,
+    start: HFVLMPolicy,
+    env: dict[str, Any],
+    questions: list[ProbeQuestion],
+) -> dict:
+    """Train one arm from the start (unless `none`) and measure it, probing with `questions`."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
     policy = HFVLMPolicy(args.model, seed=seed, **sampling(config))
     began, cpu = time.perf_counter(), time.process_time()
@@ -119,8 +127,6 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, start: HFVLMPolicy, e
     policy.label, start.label = arm, "start"
     versus = versus_start(policy, start, args.versus_games, env)
     detection = detection_test(policy, args.detection_games, env_kwargs=env)
-    pictures = resolve_source(env.get("images", "clevr"))
-    questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
     probe = probe_report(policy, questions)
     mine = versus["A"]
     return {
@@ -166,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     arms = list(dict.fromkeys([*args.arms, *([ABLATION] if args.role_ablation else [])]))
     env = {**PRESETS["tiny"]["env"]}
     env.setdefault("image_size", [320, 240])
+    env.setdefault("images", SpyConfig.images)
+    pictures = resolve_source(env["images"])
+    questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
     wall, cpu = time.perf_counter(), time.process_time()
     reference = arm_config("none", args.iterations, 0, args.games_per_iter)
     start = HFVLMPolicy(args.model, seed=12345, **sampling(reference))
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for seed in args.seeds:
         for arm in arms:
-            run = run_arm(arm, seed, args, start, env)
+            run = run_arm(arm, seed, args, start, env, questions)
             runs.append(run)
             print(
                 f"  {arm:14s} seed {seed}: win {run['win_rate']:.3f} "

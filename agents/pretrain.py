@@ -45,11 +45,11 @@ class PretrainConfig:
     world throughout (`vz_env.data.scenes.miniature_world`, the world the default model plays). A batch
     holds the turns of `games_per_step` games (about eleven each at four players), the votes of
     `vote_games_per_step` more (three each) and `pictures_per_step` short-prompt pictures.
-    `aux_weight`, `word_weight` and `self_vote_weight` weigh the vision-head, word and own-seat losses
-    against the answer loss (the own-seat loss is averaged over answer tokens like the answer loss, so
-    that it acts at the scale of one token's cross-entropy); `shape_weight` weighs the vision head's
-    shape term against its colour term (shapes are the hard part). `threads` is torch's CPU threads:
-    the same seed, steps and threads give the same model on the same machine.
+    `aux_weight`, `word_weight` and `vote_weight` weigh the vision-head, word and vote-choice losses
+    against the answer loss (the vote-choice loss is averaged over vote rows: each vote has one choice
+    token among hundreds of answer tokens, too few to teach the format alone); `shape_weight` weighs the
+    vision head's shape term against its colour term (shapes are the hard part). `threads` is torch's
+    CPU threads: the same seed, steps and threads give the same model on the same machine.
     """
 
     seed: int = 0
@@ -62,7 +62,7 @@ class PretrainConfig:
     aux_weight: float = 1.0
     shape_weight: float = 3.0
     word_weight: float = 1.0
-    self_vote_weight: float = 3.0
+    vote_weight: float = 0.5
     max_grad_norm: float = 1.0
     chunk_rows: int = 16
     threads: int = 2
@@ -117,6 +117,7 @@ class Pretrainer:
         self._boxed_prefix = self._ids("\\boxed{")
         self._boxed_suffix = self._ids("}")
         self._word_cache: dict[tuple[str, ...], list[int]] = {}
+        self._choice_cache: dict[tuple[int, int], list[int]] = {}
 
     def _lr_factor(self, step: int) -> float:
         warm = self.config.warmup_steps
@@ -160,7 +161,7 @@ class Pretrainer:
                 torch.tensor(t),
                 torch.from_numpy(patch_labels(ex.objects, o)),
                 self._word_targets(ex, o),
-                self._own_seat(ex, t),
+                self._vote_choices(ex, t),
             )
             for ex, p, t, o in zip(examples, prompts, targets, owners, strict=True)
         ]
@@ -169,13 +170,13 @@ class Pretrainer:
             "loss": answer_tokens,
             "aux_loss": float(sum(self.heads.weights(r.labels).sum() for r in rows)),
             "word_loss": max(1, sum(bool(w) for r in rows for w in r.words)),
-            "self_vote_loss": answer_tokens,
+            "vote_loss": max(1, sum(r.vote is not None for r in rows)),
         }
         weights = {
             "loss": 1.0,
             "aux_loss": self.config.aux_weight,
             "word_loss": self.config.word_weight,
-            "self_vote_loss": self.config.self_vote_weight,
+            "vote_loss": self.config.vote_weight,
         }
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         self.model.train()
@@ -196,15 +197,20 @@ class Pretrainer:
     def _ids(self, text: str) -> list[int]:
         return self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _own_seat(self, example: Example, target: list[int]) -> tuple[int, int] | None:
-        """(index in the target of a vote's player number, the voter's own number's token), for votes
-        that name a player; None for clues and N/A."""
+    def _vote_choices(self, example: Example, target: list[int]) -> _Vote | None:
+        """For a vote naming a player: where its number stands in the target, and the numbers it may name
+        (every other player's); None for clues and N/A (whose first token differs: "{N" not "{")."""
         if example.observation["phase"] == CLUE_PHASE:
             return None
         prefix = len(self._boxed_prefix)
         if target[:prefix] != self._boxed_prefix:
             return None
-        return prefix, self._ids(str(example.observation["seat"] + 1))[0]
+        seat, num_players = example.observation["seat"], example.observation["num_players"]
+        key = (seat, num_players)
+        if key not in self._choice_cache:
+            others = [p for p in range(1, num_players + 1) if p != seat + 1]
+            self._choice_cache[key] = sorted({self._ids(f"\\boxed{{{p}}}")[prefix] for p in others})
+        return _Vote(prefix, self._choice_cache[key])
 
     def _word_targets(self, example: Example, owner: np.ndarray) -> list[list[int]]:
         """Per object cell, the token ids of its object's words as a clue writes them ([] for background)."""
@@ -224,8 +230,10 @@ class Pretrainer:
         The word loss asks the language model's own output head, at each image token of an object, for
         the words a clue uses for that object (mean log-probability of its tokens): the image tokens then
         carry the answer's vocabulary, and an attention head only has to copy it to the answer. The
-        own-seat loss, -log(1 - p(own number)) where a vote names a player, is the one thing a uniform
-        vote target teaches only slowly: a vote for oneself is invalid.
+        vote-choice loss is the cross-entropy at a vote's number against the uniform spread over the
+        numbers it may name: the vote target's own distribution, so it says nothing of the spy, without
+        the noise of one sampled number, and with no mass on the voter's own number or on a player who
+        is not in the game.
         """
         batch = stack_inputs([r.prompt.extended(r.target) for r in rows], self.policy.pad_token_id, "right")
         self._features.clear()
@@ -235,12 +243,11 @@ class Pretrainer:
         logits = self.model.lm_head(hidden[rows_index, cols_index])
         text = torch.nn.functional.cross_entropy(logits, torch.cat([r.target for r in rows]), reduction="sum")
         starts = np.cumsum([0] + [len(r.target) for r in rows])
-        votes = [(starts[i] + r.own_seat[0], r.own_seat[1]) for i, r in enumerate(rows) if r.own_seat]
-        self_vote = hidden.new_zeros(())
-        if votes:
-            at, own = (torch.tensor(v) for v in zip(*votes, strict=True))
-            p_own = torch.softmax(logits[at], dim=-1)[torch.arange(len(votes)), own]
-            self_vote = -torch.log1p(-p_own.clamp(max=1.0 - 1e-6)).sum()
+        vote = hidden.new_zeros(())
+        for i, r in enumerate(rows):
+            if r.vote is not None:
+                logp = torch.log_softmax(logits[starts[i] + r.vote.at], dim=-1)
+                vote = vote - logp[r.vote.choices].mean()
         labels = torch.cat([r.labels for r in rows])
         image = hidden[batch["input_ids"] == self.model.config.image_token_id]
         words = [w for r in rows for w in r.words]
@@ -253,20 +260,28 @@ class Pretrainer:
             "loss": text,
             "aux_loss": self.heads.loss_sum(self._features[0], labels),
             "word_loss": word,
-            "self_vote_loss": self_vote,
+            "vote_loss": vote,
         }
+
+
+@dataclass(frozen=True)
+class _Vote:
+    """Where a vote's number stands in its target, and the numbers (token ids) it may name."""
+
+    at: int
+    choices: list[int]
 
 
 @dataclass
 class _Row:
     """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words, and
-    for a vote naming a player, where its number stands in the target and the voter's own number."""
+    for a vote naming a player, where its number stands and the numbers it may name."""
 
     prompt: Any
     target: torch.Tensor
     labels: torch.Tensor
     words: list[list[int]]
-    own_seat: tuple[int, int] | None
+    vote: _Vote | None
 
 
 def _image_size(example: Example) -> tuple[int, int]:

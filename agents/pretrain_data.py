@@ -108,8 +108,7 @@ class Teacher(Policy):
         if observation["phase"] == CLUE_PHASE:
             target = clue_target(objects, observation["round"])
         else:
-            num_players = int(observation["prompt"].split(" of ", 1)[1].split(" ", 1)[0])
-            target = vote_target(observation["seat"], num_players, self._rng)
+            target = vote_target(observation["seat"], observation["num_players"], self._rng)
         self.examples.append(Example(observation, target, objects))
         return target
 

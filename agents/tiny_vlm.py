@@ -19,7 +19,7 @@ from vz_env.atomic import atomic_folder
 
 FAMILIES = ("qwen2_5_vl", "llava")
 CACHE_ENV = "VZ_SPY_CACHE"
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 VOCAB_SIZE = 3072
 CORPUS_GAMES = 400
 
@@ -228,7 +228,12 @@ def training_corpus() -> list[str]:
                 seat=seat, role=role, round=rng.randint(1, 2), own_reasoning=reasoning, **common
             )
         )
-        texts.append(prompts.VOTE_PROMPT.format(seat=seat, role=role, own_reasoning=reasoning, **common))
+        candidates = prompts.candidates_text(seat, num_players)
+        texts.append(
+            prompts.VOTE_PROMPT.format(
+                seat=seat, role=role, own_reasoning=reasoning, candidates=candidates, **common
+            )
+        )
         texts.append(prompts.OBSERVER_PROMPT.format(**common))
         answer = rng.choice(
             [str(rng.randint(1, num_players)), "N/A", f"PLAYER {rng.randint(1, num_players)}"]

@@ -4,6 +4,7 @@ import argparse
 
 from agents.registry import load_policy
 from algorithms.evaluate import evaluate
+from vz_spy.options import default_images
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("a", nargs="?", default="scene", help="scene, random, tiny or a model folder")
@@ -12,7 +13,10 @@ parser.add_argument("--games", type=int, default=100)
 args = parser.parse_args()
 
 # Each seed is played twice, once with A holding the spy seat and once with B, so both sides see both roles.
-report = evaluate(load_policy(args.a, seed=0), load_policy(args.b, seed=1), num_games=args.games, seed=0)
+# Where the tiny VLM plays, the games are in its own world (the miniature scenes), as in `vz-spy eval`.
+world = {"images": default_images([args.a, args.b])}
+policy_a, policy_b = load_policy(args.a, seed=0), load_policy(args.b, seed=1)
+report = evaluate(policy_a, policy_b, num_games=args.games, seed=0, env_kwargs=world)
 print(f"{args.a} (A) vs {args.b} (B), {report['games']} games, 95% Wilson intervals")
 for side, spec in (("A", args.a), ("B", args.b)):
     for metric, entry in report[side].items():

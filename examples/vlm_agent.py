@@ -7,11 +7,13 @@ from agents.scripted import SceneBot
 from vz_env import spy_v0
 
 # Any local image-text-to-text folder: Qwen2.5-VL, Qwen2-VL, LLaVA, SmolVLM, Gemma 3, ...
-# None is the pretrained tiny VLM (built into ~/.cache/vz-spy on first use, a few minutes on a CPU).
-model = HFVLMPolicy(sys.argv[1] if len(sys.argv) > 1 else None, max_new_tokens=64, seed=0)
+# None is the pretrained tiny VLM (built into ~/.cache/vz-spy on first use, about twenty minutes on a
+# CPU); it plays in its own world, the miniature scenes (images="clevr-mini").
+path = sys.argv[1] if len(sys.argv) > 1 else None
+model = HFVLMPolicy(path, max_new_tokens=64, seed=0)
 print(f"loaded {model.model.config.model_type} on {model.device} ({model.dtype})")
 
-env = spy_v0.env(render_mode="ansi")
+env = spy_v0.env(render_mode="ansi", images="clevr" if path else "clevr-mini")
 env.reset(seed=0)
 players = {agent: SceneBot(seed=i) for i, agent in enumerate(env.possible_agents)}
 players["player_0"] = model

@@ -7,7 +7,8 @@ from sources import NoiseSource
 
 from agents.scripted import RandomAgent, SceneBot
 from algorithms.evaluate import Rate, evaluate, wilson_interval
-from vz_spy.cli import main
+from vz_spy.cli import build_parser, main
+from vz_spy.options import env_kwargs_from
 
 
 def test_wilson_interval_known_values():
@@ -55,3 +56,19 @@ def test_eval_cli_writes_json(tmp_path, capsys):
 def test_eval_cli_rejects_unknown_policy(capsys):
     assert main(["eval", "--a", "no-such-policy", "--games", "2"]) == 2
     assert "no-such-policy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("policies", "images"),
+    [
+        (["scene", "random"], "clevr"),
+        (["tiny", "scene"], "clevr-mini"),
+        (["scene", "vllm:tiny"], "clevr-mini"),
+    ],
+)
+def test_eval_plays_the_tiny_vlm_in_its_own_world_unless_told(policies, images):
+    a, b = policies
+    args = build_parser().parse_args(["eval", "--a", a, "--b", b])
+    assert env_kwargs_from(args, [a, b])["images"] == images
+    told = build_parser().parse_args(["eval", "--a", a, "--b", b, "--images", "charts"])
+    assert env_kwargs_from(told, [a, b])["images"] == "charts"

@@ -27,7 +27,8 @@ from agents.scripted import SceneBot
 from vz_env import spy_v0
 from vz_env.parsing import parse_clue, parse_vote
 from vz_env.turn import Phase, Role
-from vz_spy.cli import main
+from vz_spy.cli import build_parser, main
+from vz_spy.play import make_env
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CLUE_PROMPT = "Your clue, round"
@@ -417,3 +418,19 @@ def test_save_png_replaces_atomically_and_leaves_no_temp_file(tmp_path):
     save_png(image + 7, tmp_path / "a.png")
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
     assert np.asarray(Image.open(tmp_path / "a.png")).max() == 7
+
+
+@pytest.mark.parametrize(
+    ("flags", "model", "images"),
+    [
+        ([], None, "clevr"),
+        (["--model"], "tiny", "clevr-mini"),
+        (["--model", "vllm:tiny"], "vllm:tiny", "clevr-mini"),
+        (["--model", "--images", "charts"], "tiny", "charts"),
+        (["--model", "/some/folder"], "/some/folder", "clevr"),
+    ],
+)
+def test_model_without_a_path_is_the_tiny_vlm_in_its_own_world(flags, model, images):
+    args = build_parser().parse_args(["play", *flags])
+    assert args.model == model
+    assert make_env(args).unwrapped.config.images == images

@@ -134,10 +134,10 @@ def test_pretrainer_steps_are_reproducible_and_learn(tiny_dirs, one_thread) -> N
     assert runs[0] == runs[1]
     first, last = runs[0][0], runs[0][-1]
     assert all(last[key] < first[key] for key in ("loss", "aux_loss", "word_loss"))
-    assert all(row["self_vote_loss"] >= 0 for row in runs[0])
+    assert all(row["vote_loss"] >= 0 for row in runs[0])
 
 
-def test_the_own_seat_loss_points_at_the_number_of_votes_naming_a_player(tiny_dirs) -> None:
+def test_the_vote_loss_spreads_a_number_over_exactly_the_players_a_voter_may_name(tiny_dirs) -> None:
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
@@ -145,20 +145,23 @@ def test_the_own_seat_loss_points_at_the_number_of_votes_naming_a_player(tiny_di
 
     policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
     trainer = Pretrainer(policy, PretrainConfig())
-    examples = teacher_games(Teacher(0), MINIATURE, 11, np.random.default_rng(0), 4)
+    examples = teacher_games(Teacher(0), MINIATURE, 11, np.random.default_rng(0), 6)
     kinds = Counter()
     for ex in examples:
         target = trainer._ids(ex.target)
-        own = trainer._own_seat(ex, target)
+        vote = trainer._vote_choices(ex, target)
         if ex.observation["phase"] == 0 or "N/A" in ex.target:
-            kinds["none"] += own is None
+            kinds["none"] += vote is None
             continue
-        index, token = own
-        voted = parse_vote(ex.target, ex.observation["num_players"], ex.observation["seat"]).target
-        assert policy.tokenizer.decode(target[index]) == str(voted + 1)
-        assert policy.tokenizer.decode(token) == str(ex.observation["seat"] + 1)
-        kinds["vote"] += 1
-    assert kinds["vote"] and kinds["none"] == len(examples) - kinds["vote"]
+        seat, num_players = ex.observation["seat"], ex.observation["num_players"]
+        voted = parse_vote(ex.target, num_players, seat).target
+        assert policy.tokenizer.decode(target[vote.at]) == str(voted + 1)
+        named = sorted(int(policy.tokenizer.decode(token)) for token in vote.choices)
+        assert named == [p for p in range(1, num_players + 1) if p != seat + 1]
+        kinds[num_players] += 1
+    assert len(kinds) >= 3 and kinds["none"] == sum(ex.observation["phase"] == 0 for ex in examples) + sum(
+        "N/A" in ex.target for ex in examples
+    )
 
 
 def _write(folder: Path, text: str = "weights") -> None:
@@ -275,10 +278,10 @@ def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path
 
     policy = HFVLMPolicy(pretrained_path, device="cpu", max_new_tokens=24, seed=0)
     report = format_report(policy, 100)
-    # Measured on 200 games in the miniature world (docs/results.md): clues 1.000, votes 0.753,
-    # grounding 0.756. The targets (0.95, 0.95, 0.80) are not all met yet; these floors pin what
+    # Measured on 200 games in the miniature world (docs/results.md): clues 1.000, votes 0.897,
+    # grounding 0.745. The targets (0.95, 0.95, 0.80) are not all met yet; these floors pin what
     # the recipe does reach: the format, and clues that see the picture (blind ones ground about 0.16).
-    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.65
+    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.8
     assert report["grounding_rate"] >= 0.6
 
 

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sources import NoiseSource
 
 from vz_env.config import SpyConfig
 from vz_env.parsing import parse_vote
+from vz_env.prompts import candidates_text
 from vz_env.rewards import score_vote
 from vz_env.rules import SpyGame
 from vz_env.turn import Phase, Role, Turn
@@ -236,3 +239,20 @@ def test_score_vote_is_the_rules_scoring():
         turn.format_reward,
         turn.voted_spy,
     )
+
+
+@given(num_players=st.integers(2, 40), data=st.data())
+def test_candidates_name_every_other_player_once(num_players, data):
+    seat = data.draw(st.integers(1, num_players))
+    answers = candidates_text(seat, num_players).split(", ")
+    named = [parse_vote(answer, num_players, seat - 1) for answer in answers]
+    assert all(vote.well_formed and not vote.abstain for vote in named)
+    assert [vote.target + 1 for vote in named] == [p for p in range(1, num_players + 1) if p != seat]
+
+
+def test_the_vote_prompt_lists_whom_the_voter_may_name():
+    game = new_game(num_players=5)
+    play_clues(game)
+    listed = "answer with one of \\boxed{1}, \\boxed{3}, \\boxed{4}, \\boxed{5}, or \\boxed{N/A}"
+    assert listed in game.prompt("player_1")
+    assert "\\boxed{5}" not in game.prompt("player_4")

@@ -32,8 +32,8 @@ VOTE_PROMPT = (
     "All clues:\n{history}\n\n"
     "Your earlier reasoning:\n{own_reasoning}\n\n"
     "Compare the clues with your picture. Which player is the spy? "
-    "Think step by step, then answer with the player number as \\boxed{{3}}, "
-    "or \\boxed{{N/A}} if you cannot tell."
+    "Think step by step, then answer with one of {candidates}, or \\boxed{{N/A}} if you cannot tell. "
+    "You are PLAYER {seat}: never vote for yourself."
 )
 
 OBSERVER_PROMPT = (
@@ -48,7 +48,7 @@ OBSERVER_PROMPT = (
 _COMMON = frozenset({"num_players", "num_spies", "num_rounds", "history"})
 TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "clue_prompt": _COMMON | {"seat", "role", "round", "own_reasoning"},
-    "vote_prompt": _COMMON | {"seat", "role", "own_reasoning"},
+    "vote_prompt": _COMMON | {"seat", "role", "own_reasoning", "candidates"},
     "observer_prompt": _COMMON,
     "role_spy": _COMMON,
     "role_civilian": _COMMON,
@@ -56,4 +56,10 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
 }
 
 NO_CLUES_YET = "(none yet)"
+
 NO_REASONING_YET = "(none yet)"
+
+
+def candidates_text(seat: int, num_players: int) -> str:
+    """The answers a voter may give that name a player: every 1-based number but its own `seat`."""
+    return ", ".join(f"\\boxed{{{p}}}" for p in range(1, num_players + 1) if p != seat)

@@ -187,7 +187,7 @@ class SpyGame:
         return "".join(parts)
 
     def _fixed_values(self, agent: str) -> tuple[tuple[str, Any], ...]:
-        """The agent's prompt values that stay the same all game (counts; a player's seat and role text)."""
+        """A player's prompt values that stay the same all game: counts, seat, role text, whom it may name."""
         cfg = self.config
         values: tuple[tuple[str, Any], ...] = (
             ("num_players", cfg.num_players),
@@ -195,7 +195,12 @@ class SpyGame:
             ("num_rounds", cfg.num_rounds),
         )
         if agent in self._role_of:
-            values += (("seat", self.seat_of[agent] + 1), ("role", self._role_text(agent)))
+            seat = self.seat_of[agent] + 1
+            values += (
+                ("seat", seat),
+                ("role", self._role_text(agent)),
+                ("candidates", prompts.candidates_text(seat, cfg.num_players)),
+            )
         self._prompt_values[agent] = values
         return values
 

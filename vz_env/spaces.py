@@ -45,7 +45,8 @@ def prompt_capacity(config: SpyConfig) -> int:
     reasoning_lines = (config.num_rounds + 1) * (config.max_reasoning_chars + 16)
     templates = max(len(config.clue_prompt), len(config.vote_prompt), len(config.observer_prompt))
     roles = max(len(config.role_spy), len(config.role_civilian), len(config.role_hidden))
-    return templates + roles + clue_lines + reasoning_lines + 256
+    candidates = 14 * config.num_players
+    return templates + roles + candidates + clue_lines + reasoning_lines + 256
 
 
 def observation_space(config: SpyConfig) -> spaces.Dict:

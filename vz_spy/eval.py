@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--games and --batch must be at least 1")
     if args.json:
         output_file("--json", args.json)
-    env_kwargs = env_kwargs_from(args)
+    env_kwargs = env_kwargs_from(args, [args.a, args.b])
     try:
         policy_a = load_policy(args.a, seed=args.seed)
         policy_b = load_policy(args.b, seed=args.seed + 1)

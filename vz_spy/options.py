@@ -17,6 +17,22 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+# The world the built-in tiny VLM is pretrained in and plays (vz_env.data.scenes.miniature_world).
+TINY_MODEL_IMAGES = "clevr-mini"
+TINY_SPECS = frozenset({"tiny", "vllm:tiny"})
+
+
+def default_images(policies: list[str | None]) -> str:
+    """The --images default: the tiny VLM's own world when it plays (a spec in TINY_SPECS), else clevr."""
+    from vz_env.config import SpyConfig
+
+    return TINY_MODEL_IMAGES if TINY_SPECS.intersection(policies) else SpyConfig.images
+
+
+IMAGES_HELP = (
+    f"image pairs: a kind (clevr, {TINY_MODEL_IMAGES}, charts) or a folder of pairs (default: "
+    f"{TINY_MODEL_IMAGES}, the built-in tiny VLM's world, when it plays; else clevr)"
+)
 ENV_FLAGS = {
     "num_players": "--players",
     "num_spies": "--spies",
@@ -38,22 +54,26 @@ def add_env_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             flag,
             type=kind,
-            default=getattr(SpyConfig, field),
+            default=None if field == "images" else getattr(SpyConfig, field),
             choices=DECISION_MODES if field == "decision_mode" else None,
             metavar="WxH" if field == "image_size" else None,
-            help=describe(SpyConfig, field),
+            help=IMAGES_HELP if field == "images" else describe(SpyConfig, field),
         )
 
 
-def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    """SpyConfig keyword arguments from the game options, validated now so bad ones fail in one line."""
+def env_kwargs_from(args: argparse.Namespace, policies: list[str | None]) -> dict[str, Any]:
+    """SpyConfig keyword arguments from the game options, validated now so bad ones fail in one line.
+
+    `policies` are the specs that will play: without --images, the tiny VLM plays its own world.
+    """
     from vz_env.config import SpyConfig
 
+    images = args.images if args.images is not None else default_images(policies)
     kwargs = {
         "num_players": args.players,
         "num_spies": args.spies,
         "num_rounds": args.rounds,
-        "images": args.images,
+        "images": images,
         "image_size": args.size,
         "decision_mode": args.decision_mode,
     }
@@ -61,7 +81,7 @@ def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
         SpyConfig.from_kwargs(**kwargs)
         from vz_env.data import resolve_source
 
-        resolve_source(args.images)
+        resolve_source(images)
     except ValueError as err:
         raise CliError(str(err)) from None
     return kwargs

@@ -21,6 +21,7 @@ from vz_env.render import (
 )
 from vz_env.turn import Phase
 from vz_spy.cli import CliError
+from vz_spy.options import IMAGES_HELP, TINY_SPECS, default_images
 from vz_spy.paths import output_folder
 
 if TYPE_CHECKING:
@@ -77,14 +78,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         metavar="PATH",
-        help="a local Hugging Face VLM folder playing every other seat (vllm:PATH: served by vLLM)",
+        nargs="?",
+        const="tiny",
+        help="a VLM playing every other seat: a local Hugging Face folder, or nothing (or 'tiny') for the "
+        "built-in pretrained tiny VLM; vllm:PATH or vllm:tiny: served by vLLM",
     )
-    parser.add_argument(
-        "--images",
-        default=SpyConfig.images,
-        metavar="KIND|DIR",
-        help="image pairs: a kind (default: %(default)s) or a folder of NAME_original.png/NAME_modified.png",
-    )
+    parser.add_argument("--images", default=None, metavar="KIND|DIR", help=IMAGES_HELP)
     parser.add_argument("--save-images", metavar="DIR", help="also write the pictures as PNG files into DIR")
     parser.add_argument(
         "--image-width",
@@ -130,7 +129,11 @@ def check_args(args: argparse.Namespace) -> None:
         raise CliError(f"--seed must be non-negative, got {args.seed}")
     if args.model is not None and args.bots is not None:
         raise CliError("--bots and --model exclude each other: the model plays every other seat")
-    if args.model is not None and not Path(args.model.removeprefix("vllm:")).expanduser().is_dir():
+    if (
+        args.model is not None
+        and args.model not in TINY_SPECS
+        and not Path(args.model.removeprefix("vllm:")).expanduser().is_dir()
+    ):
         raise CliError(f"--model {args.model} does not exist or is not a folder (a local Hugging Face model)")
     if args.image_width < 8:
         raise CliError(f"--image-width must be at least 8 columns, got {args.image_width}")
@@ -144,7 +147,10 @@ def make_env(args: argparse.Namespace) -> Any:
 
     try:
         return spy_v0.env(
-            num_players=args.players, num_rounds=args.rounds, reveal_role=args.reveal_role, images=args.images
+            num_players=args.players,
+            num_rounds=args.rounds,
+            reveal_role=args.reveal_role,
+            images=args.images if args.images is not None else default_images([args.model]),
         )
     except ValueError as err:
         message = str(err)
@@ -184,7 +190,7 @@ def load_model(path: str, seed: int, console: Console) -> Policy:
 
     with console.status(f"Loading model {path} ..."):
         try:
-            if path.startswith(VLLM_PREFIX):
+            if path.startswith(VLLM_PREFIX) or path in TINY_SPECS:
                 return load_policy(path, seed=seed)
             return HFVLMPolicy(path, seed=seed)
         except ValueError as err:  # ModelLoadError, or a vllm: spec naming no folder

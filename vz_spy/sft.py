@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.hf_vlm import HFVLMPolicy
     from algorithms.sft import SFTConfig, format_report, free_folder
 
-    env_kwargs = env_kwargs_from(args)
+    env_kwargs = env_kwargs_from(args, [args.model or "tiny"])
     output_folder("--out", args.out, free=True)
     if args.check_games < 0:
         raise CliError(f"--check-games must be >= 0, got {args.check_games}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from algorithms.train_config import DEFAULT_LORA_TARGETS
 from vz_spy.cli import CliError
+from vz_spy.options import TINY_MODEL_IMAGES
 from vz_spy.paths import output_folder
 
 # LoRA on the output head too: a tiny model's vote tokens move much faster with it.
@@ -36,7 +37,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The miniature world, the pretrained tiny VLM's (vz_env.data.scenes.miniature_world). An
         # abstention scores like a wrong vote (the paper: -0.5): the tiny start's blind votes name the
         # spy less often than -0.5 pays for, so it would first learn to abstain, which loses games.
-        "env": {"images": "clevr-mini", "reward_abstain": -1.0},
+        "env": {"images": TINY_MODEL_IMAGES, "reward_abstain": -1.0},
     },
     "paper": {"trainer": {"iterations": 100, "games_per_iter": 32, "max_new_tokens": 512}, "env": {}},
 }

@@ -88,7 +88,8 @@ def test_each_group_has_mean_zero_and_unit_sample_std_or_is_all_zero(case):
         assert abs(float(adv_row.mean())) < 1e-5
         if reward_row.std() > 1e-3:
             assert float(adv_row.std()) == pytest.approx(1.0, rel=1e-4)
-            assert torch.all(adv_row * (reward_row - reward_row.mean()) >= 0)
+            # A reward at its group's mean may land a float32 rounding either side of it.
+            assert torch.all(adv_row * (reward_row - reward_row.mean()) >= -1e-6)
         elif torch.all(reward_row == reward_row[0]):
             assert torch.all(adv_row == 0)
 

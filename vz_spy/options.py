@@ -29,10 +29,19 @@ def default_images(policies: list[str | None]) -> str:
     return TINY_MODEL_IMAGES if TINY_SPECS.intersection(policies) else SpyConfig.images
 
 
-IMAGES_HELP = (
-    f"image pairs: a kind (clevr, {TINY_MODEL_IMAGES}, charts) or a folder of pairs (default: "
-    f"{TINY_MODEL_IMAGES}, the built-in tiny VLM's world, when it plays; else clevr)"
-)
+def images_help() -> str:
+    """The --images help: SpyConfig's text, and the default that depends on who plays."""
+    import dataclasses
+
+    from vz_env.config import SpyConfig
+
+    field = next(f for f in dataclasses.fields(SpyConfig) if f.name == "images")
+    return (
+        f"{field.metadata['help']} (default: {TINY_MODEL_IMAGES}, the built-in tiny VLM's own world, when it "
+        f"plays; else {SpyConfig.images})"
+    )
+
+
 ENV_FLAGS = {
     "num_players": "--players",
     "num_spies": "--spies",
@@ -57,7 +66,7 @@ def add_env_options(parser: argparse.ArgumentParser) -> None:
             default=None if field == "images" else getattr(SpyConfig, field),
             choices=DECISION_MODES if field == "decision_mode" else None,
             metavar="WxH" if field == "image_size" else None,
-            help=IMAGES_HELP if field == "images" else describe(SpyConfig, field),
+            help=images_help() if field == "images" else describe(SpyConfig, field),
         )
 
 

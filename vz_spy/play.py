@@ -21,7 +21,7 @@ from vz_env.render import (
 )
 from vz_env.turn import Phase
 from vz_spy.cli import CliError
-from vz_spy.options import IMAGES_HELP, TINY_SPECS, default_images
+from vz_spy.options import TINY_SPECS, default_images, images_help
 from vz_spy.paths import output_folder
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def register(subparsers: Any) -> None:
         help="a VLM playing every other seat: a local Hugging Face folder, or nothing (or 'tiny') for the "
         "built-in pretrained tiny VLM; vllm:PATH or vllm:tiny: served by vLLM",
     )
-    parser.add_argument("--images", default=None, metavar="KIND|DIR", help=IMAGES_HELP)
+    parser.add_argument("--images", default=None, metavar="KIND|DIR", help=images_help())
     parser.add_argument("--save-images", metavar="DIR", help="also write the pictures as PNG files into DIR")
     parser.add_argument(
         "--image-width",

@@ -5,10 +5,11 @@ from collections import defaultdict
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.rollout import play_games
+from vz_spy.options import default_images
 
 path = sys.argv[1] if len(sys.argv) > 1 else None  # None: the pretrained tiny VLM, in its own world
 policy = HFVLMPolicy(path, max_new_tokens=32, seed=0)
-world = {"images": "clevr" if path else "clevr-mini"}
+world = {"images": default_images([path or "tiny"])}
 rollout = play_games(policy, num_games=8, seed=0, group_size=4, env_kwargs=world)
 print(f"{len(rollout.games)} games, {len(rollout.samples)} samples, {rollout.tokens} generated tokens")
 

@@ -5,6 +5,7 @@ import sys
 from agents.hf_vlm import HFVLMPolicy
 from agents.scripted import SceneBot
 from vz_env import spy_v0
+from vz_spy.options import default_images
 
 # Any local image-text-to-text folder: Qwen2.5-VL, Qwen2-VL, LLaVA, SmolVLM, Gemma 3, ...
 # None is the pretrained tiny VLM (built into ~/.cache/vz-spy on first use, about twenty minutes on a
@@ -13,7 +14,7 @@ path = sys.argv[1] if len(sys.argv) > 1 else None
 model = HFVLMPolicy(path, max_new_tokens=64, seed=0)
 print(f"loaded {model.model.config.model_type} on {model.device} ({model.dtype})")
 
-env = spy_v0.env(render_mode="ansi", images="clevr" if path else "clevr-mini")
+env = spy_v0.env(render_mode="ansi", images=default_images([path or "tiny"]))
 env.reset(seed=0)
 players = {agent: SceneBot(seed=i) for i, agent in enumerate(env.possible_agents)}
 players["player_0"] = model

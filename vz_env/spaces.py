@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from vz_env import prompts
 from vz_env.config import SpyConfig
 from vz_env.turn import Phase, Role
 
@@ -45,7 +46,7 @@ def prompt_capacity(config: SpyConfig) -> int:
     reasoning_lines = (config.num_rounds + 1) * (config.max_reasoning_chars + 16)
     templates = max(len(config.clue_prompt), len(config.vote_prompt), len(config.observer_prompt))
     roles = max(len(config.role_spy), len(config.role_civilian), len(config.role_hidden))
-    candidates = 14 * config.num_players
+    candidates = len(prompts.candidates_text(0, config.num_players))
     return templates + roles + candidates + clue_lines + reasoning_lines + 256
 
 

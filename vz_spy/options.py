@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from agents.pretrain_eval import MINIATURE_GAME
 from vz_spy.cli import CliError
 
 
@@ -17,8 +18,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-# The world the built-in tiny VLM is pretrained in and plays (vz_env.data.scenes.miniature_world).
-TINY_MODEL_IMAGES = "clevr-mini"
+TINY_MODEL_IMAGES = MINIATURE_GAME["images"]  # the world the built-in tiny VLM is pretrained in and plays
 TINY_SPECS = frozenset({"tiny", "vllm:tiny"})
 
 

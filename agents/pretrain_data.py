@@ -144,11 +144,11 @@ def picture_examples(level: SceneLevel, seed: int, count: int, size: tuple[int, 
     source = level.source()
     examples = []
     for i in range(count):
-        pair = source.pair(seed + i, size)
-        objects = pair.meta["original_scene"]["objects"]
+        image, record = source.scene(seed + i, size)
+        objects = record["objects"]
         round_ = 1 + i % 2
         prompt = SHORT_PROMPT.format(round=round_, num_rounds=2)
-        observation = {"image": pair.original, "prompt": prompt, "phase": CLUE_PHASE, "round": round_}
+        observation = {"image": image, "prompt": prompt, "phase": CLUE_PHASE, "round": round_}
         examples.append(Example(observation, clue_target(objects, round_), objects))
     return examples
 

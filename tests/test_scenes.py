@@ -71,6 +71,16 @@ def test_same_seed_gives_byte_identical_pairs():
     assert a.meta == b.meta
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), width=st.integers(16, 200), height=st.integers(16, 200))
+def test_scene_is_the_pairs_original_without_its_twin(seed: int, width: int, height: int):
+    for source in (SceneSource(), resolve_source("clevr-mini")):
+        pair = source.pair(seed, (width, height))
+        image, record = source.scene(seed, (width, height))
+        assert image.tobytes() == pair.original.tobytes()
+        assert record == pair.meta["original_scene"]
+
+
 def test_images_do_not_drift_across_versions_or_machines():
     pair = SceneSource().pair(3, (64, 48))
     digest = hashlib.sha256(pair.original.tobytes() + pair.modified.tobytes()).hexdigest()

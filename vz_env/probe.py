@@ -88,8 +88,8 @@ def probe_questions(
     source = source or SceneSource()
     questions = []
     for i in range(num_pictures):
-        pair = source.pair(seed + i, tuple(image_size))
-        questions += questions_for_scene(pair.original, pair.meta["original_scene"]["objects"], seed + i)
+        image, record = source.scene(seed + i, tuple(image_size))
+        questions += questions_for_scene(image, record["objects"], seed + i)
     return questions
 
 

@@ -127,7 +127,7 @@ class SceneSource:
         """A scene and its twin with `num_changes` objects edited in place, both drawn at (width, height)."""
         view = _view(*_check_size(size))
         rng = np.random.default_rng(seed)
-        objects = _random_objects(rng, int(rng.integers(self.min_objects, self.max_objects + 1)), self.sizes)
+        objects = self._objects(rng)
         edited = list(objects)
         changes: list[dict[str, Any]] = []
         for i in sorted(int(i) for i in rng.choice(len(objects), self.num_changes, replace=False)):
@@ -149,6 +149,17 @@ class SceneSource:
                 "modified_scene": _record(edited, twin),
             },
         )
+
+    def scene(self, seed: int, size: tuple[int, int]) -> tuple[np.ndarray, dict[str, Any]]:
+        """The original picture of `pair(seed, size)` and its scene record, without drawing the twin."""
+        view = _view(*_check_size(size))
+        objects = self._objects(np.random.default_rng(seed))
+        layers = [_layer(obj, view, self.supersample) for obj in objects]
+        return _compose(view, layers), _record(objects, layers)
+
+    def _objects(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """A scene's random objects: the first draws from a pair's seed."""
+        return _random_objects(rng, int(rng.integers(self.min_objects, self.max_objects + 1)), self.sizes)
 
 
 def miniature_world() -> SceneSource:

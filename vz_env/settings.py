@@ -86,9 +86,13 @@ def describe(cls: type, name: str) -> str:
     f = {f.name: f for f in dataclasses.fields(cls)}[name]
     rule = f.metadata.get("allowed")
     default = f.default if f.default is not dataclasses.MISSING else None
-    text = f.metadata.get("help", "")
-    text += f" (default {_shown(default)}" + (f"; {rule})" if rule else ")")
-    return text.replace("%", "%%")
+    return field_help(cls, name) + f" (default {_shown(default)}" + (f"; {rule})" if rule else ")")
+
+
+def field_help(cls: type, name: str) -> str:
+    """One field's declared help text, escaped for argparse."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    return f.metadata.get("help", "").replace("%", "%%")
 
 
 def help_table(cls: type, skip: tuple[str, ...] = ()) -> str:

@@ -31,14 +31,12 @@ def default_images(policies: list[str | None]) -> str:
 
 def images_help() -> str:
     """The --images help: SpyConfig's text, and the default that depends on who plays."""
-    import dataclasses
-
     from vz_env.config import SpyConfig
+    from vz_env.settings import field_help
 
-    field = next(f for f in dataclasses.fields(SpyConfig) if f.name == "images")
     return (
-        f"{field.metadata['help']} (default: {TINY_MODEL_IMAGES}, the built-in tiny VLM's own world, when it "
-        f"plays; else {SpyConfig.images})"
+        f"{field_help(SpyConfig, 'images')} (default: {TINY_MODEL_IMAGES}, the built-in tiny VLM's own "
+        f"world, when it plays; else {SpyConfig.images})"
     )
 
 

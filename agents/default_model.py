@@ -16,7 +16,7 @@ from agents.model_cache import build_atomically, cached_build, write_stamp
 from agents.pretrain import PretrainConfig, StepCallback, pretrain
 from agents.tiny_vlm import BUILDER_VERSION, cache_dir
 
-PRETRAIN_VERSION = 3
+PRETRAIN_VERSION = 4
 VERSION = f"tiny-vlm-{BUILDER_VERSION}/pretrain-{PRETRAIN_VERSION}"
 FOLDER = "tiny-qwen2-5-vl-pretrained"
 

@@ -6,7 +6,8 @@ words tie to that object unambiguously: in round r, the object with the r-th lar
 visible ones; the spy describes its own, modified picture). Its vote is drawn uniformly among the other seats
 and N/A, whoever the spy is, so a model learns the answer format and nothing about deduction. Each picture
 also gets per-region labels (colour and shape of the object covering each image token) for an auxiliary
-loss on the vision tower.
+loss on the vision tower. Cheap choice rows (the vote prompt's last sentences over a blank thumbnail, with
+varied player counts and answer lists) teach a vote to name one of the numbers its prompt lists.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import numpy as np
 from agents.base import Policy, decode_scene
 from vz_env import spy_v0
 from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
+from vz_env.prompts import VOTE_PROMPT, boxed_numbers
 
 CLUE_PHASE = 0
+VOTE_PHASE = 1
 BACKGROUND_COLOR = len(COLORS)
 BACKGROUND_SHAPE = len(SHAPES)
 _COLOR_INDEX = {name: i for i, name in enumerate(COLORS)}
@@ -31,11 +34,13 @@ _SHAPE_INDEX = {name: i for i, name in enumerate(SHAPES)}
 
 @dataclass
 class Example:
-    """One supervised turn: what the player saw, the answer it should give, and its own scene objects."""
+    """One supervised turn: what the player saw, the answer it should give, its own scene objects and, for a
+    vote, the player numbers it may name."""
 
     observation: Mapping[str, Any]
     target: str
     objects: list[dict[str, Any]]
+    choices: tuple[int, ...] = ()
 
 
 def scene_objects(observation: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -61,10 +66,20 @@ def clue_target(objects: list[dict[str, Any]], round_: int) -> str:
     return "\\boxed{" + describe_object(obj)[2:] + "}"
 
 
+def vote_choices(seat: int, num_players: int) -> tuple[int, ...]:
+    """The player numbers (1-based) a voter in 0-based `seat` may name: every other player's."""
+    return tuple(p for p in range(1, num_players + 1) if p != seat + 1)
+
+
+def choice_target(choices: tuple[int, ...], rng: np.random.Generator) -> str:
+    """A boxed answer drawn uniformly among `choices` and N/A: it says nothing of the spy."""
+    answers = [str(p) for p in choices] + ["N/A"]
+    return "\\boxed{" + answers[int(rng.integers(len(answers)))] + "}"
+
+
 def vote_target(seat: int, num_players: int, rng: np.random.Generator) -> str:
     """A boxed vote drawn uniformly among the other players (1-based) and N/A: it says nothing of the spy."""
-    choices = [str(p) for p in range(1, num_players + 1) if p != seat + 1] + ["N/A"]
-    return "\\boxed{" + choices[int(rng.integers(len(choices)))] + "}"
+    return choice_target(vote_choices(seat, num_players), rng)
 
 
 def patch_objects(
@@ -106,10 +121,11 @@ class Teacher(Policy):
     def act(self, observation: Mapping[str, Any]) -> str:
         objects = scene_objects(observation)
         if observation["phase"] == CLUE_PHASE:
-            target = clue_target(objects, observation["round"])
+            target, choices = clue_target(objects, observation["round"]), ()
         else:
-            target = vote_target(observation["seat"], observation["num_players"], self._rng)
-        self.examples.append(Example(observation, target, objects))
+            choices = vote_choices(observation["seat"], observation["num_players"])
+            target = choice_target(choices, self._rng)
+        self.examples.append(Example(observation, target, objects, choices))
         return target
 
 
@@ -150,6 +166,35 @@ def picture_examples(level: SceneLevel, seed: int, count: int, size: tuple[int, 
         prompt = SHORT_PROMPT.format(round=round_, num_rounds=2)
         observation = {"image": image, "prompt": prompt, "phase": CLUE_PHASE, "round": round_}
         examples.append(Example(observation, clue_target(objects, round_), objects))
+    return examples
+
+
+CHOICE_PROMPT = VOTE_PROMPT[VOTE_PROMPT.index("Which player is the spy?") :]  # the vote prompt's ending
+SEATLESS_CHOICE_PROMPT = CHOICE_PROMPT[: CHOICE_PROMPT.index(" You are PLAYER {seat}")]
+MAX_CHOICE_PLAYERS = 9
+THUMBNAIL = np.full((56, 56, 3), 96, dtype=np.uint8)  # the smallest picture Qwen's processor takes
+
+
+def choice_examples(rng: np.random.Generator, count: int) -> list[Example]:
+    """`count` cheap vote rows: the vote prompt's last sentences, a blank thumbnail, an answer it lists.
+
+    Half list every player but the voter, as the game does ("You are PLAYER k: never vote for yourself"),
+    at 3 to 9 players; half list a random subset of those numbers and say no seat, so that naming a listed
+    number, not a number learned per seat, is what the vote-choice loss rewards.
+    """
+    examples = []
+    for i in range(count):
+        num_players = int(rng.integers(3, MAX_CHOICE_PLAYERS + 1))
+        seat = int(rng.integers(num_players))
+        choices = vote_choices(seat, num_players)
+        says_seat = i % 2 == 0
+        if not says_seat:
+            keep = int(rng.integers(2, len(choices) + 1))
+            choices = tuple(sorted(int(c) for c in rng.choice(choices, size=keep, replace=False)))
+        template = CHOICE_PROMPT if says_seat else SEATLESS_CHOICE_PROMPT
+        prompt = template.format(candidates=boxed_numbers(choices), seat=seat + 1)
+        observation = {"image": THUMBNAIL, "prompt": prompt, "phase": VOTE_PHASE}
+        examples.append(Example(observation, choice_target(choices, rng), [], choices))
     return examples
 
 

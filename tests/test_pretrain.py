@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from collections import Counter
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents import model_cache
 from agents.pretrain_data import (
@@ -19,6 +22,7 @@ from agents.pretrain_data import (
     SceneLevel,
     Teacher,
     by_visibility,
+    choice_examples,
     clue_target,
     patch_labels,
     patch_objects,
@@ -164,6 +168,42 @@ def test_the_vote_loss_spreads_a_number_over_exactly_the_players_a_voter_may_nam
     )
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 12))
+def test_choice_rows_answer_with_a_listed_number_or_na_and_never_the_named_seat(seed, count) -> None:
+    examples = choice_examples(np.random.default_rng(seed), count)
+    assert len(examples) == count
+    for i, ex in enumerate(examples):
+        prompt = ex.observation["prompt"]
+        listed = [int(n) for n in re.findall(r"\\boxed\{(\d)\}", prompt)]
+        assert listed == list(ex.choices) and len(listed) >= 2
+        seat = re.search(r"You are PLAYER (\d): never vote for yourself\.$", prompt)
+        assert (seat is not None) == (i % 2 == 0)
+        if seat is not None:
+            assert sorted([*listed, int(seat[1])]) == list(range(1, len(listed) + 2))
+        vote = parse_vote(ex.target, 9, int(seat[1]) - 1 if seat else None)
+        assert vote.well_formed and (vote.abstain or vote.target + 1 in ex.choices)
+        assert ex.objects == [] and np.asarray(ex.observation["image"]).shape == (56, 56, 3)
+
+
+def test_choice_rows_get_the_vote_choice_loss_over_their_own_list(tiny_dirs) -> None:
+    import torch
+
+    from agents.hf_vlm import HFVLMPolicy
+    from agents.pretrain import PretrainConfig, Pretrainer
+
+    policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
+    trainer = Pretrainer(policy, PretrainConfig())
+    for ex in choice_examples(np.random.default_rng(3), 40):
+        target = trainer._ids(ex.target)
+        vote = trainer._vote_choices(ex, target)
+        if "N/A" in ex.target:
+            assert vote is None
+            continue
+        assert int(policy.tokenizer.decode(target[vote.at])) in ex.choices
+        assert sorted(int(policy.tokenizer.decode(token)) for token in vote.choices) == list(ex.choices)
+
+
 def _write(folder: Path, text: str = "weights") -> None:
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_text(text)
@@ -278,11 +318,11 @@ def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path
 
     policy = HFVLMPolicy(pretrained_path, device="cpu", max_new_tokens=24, seed=0)
     report = format_report(policy, 100)
-    # Measured on 200 games in the miniature world (docs/results.md): clues 1.000, votes 0.897,
-    # grounding 0.745. The targets (0.95, 0.95, 0.80) are not all met yet; these floors pin what
-    # the recipe does reach: the format, and clues that see the picture (blind ones ground about 0.16).
-    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.8
-    assert report["grounding_rate"] >= 0.6
+    # Measured on 200 games in the miniature world (docs/results.md): clues 1.000, votes 0.998,
+    # grounding 0.788 (target 0.80, not met). These floors leave room for a build on another machine to
+    # differ by float rounding: the format, and clues that see the picture (blind ones ground about 0.16).
+    assert report["valid_clue_rate"] >= 0.95 and report["valid_vote_rate"] >= 0.95
+    assert report["grounding_rate"] >= 0.65
 
 
 def test_the_stamp_version_changes_with_the_pretraining_config() -> None:

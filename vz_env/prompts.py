@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ROLE_SPY = (
     "Your role: SPY. Your picture is the one that differs from the others'. "
     "Give clues that fit what the others are likely to see, so that nobody suspects you."
@@ -62,4 +64,9 @@ NO_REASONING_YET = "(none yet)"
 
 def candidates_text(seat: int, num_players: int) -> str:
     """The answers a voter may give that name a player: every 1-based number but its own `seat`."""
-    return ", ".join(f"\\boxed{{{p}}}" for p in range(1, num_players + 1) if p != seat)
+    return boxed_numbers(p for p in range(1, num_players + 1) if p != seat)
+
+
+def boxed_numbers(numbers: Iterable[int]) -> str:
+    """Player numbers as the answers that name them, comma-separated: "\\boxed{2}, \\boxed{4}"."""
+    return ", ".join(f"\\boxed{{{p}}}" for p in numbers)

@@ -22,10 +22,9 @@ import numpy as np
 from agents.base import Policy, decode_scene
 from vz_env import spy_v0
 from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
-from vz_env.prompts import VOTE_PROMPT, boxed_numbers
+from vz_env.prompts import VOTE_PROMPT, boxed_numbers, other_players
+from vz_env.turn import Phase
 
-CLUE_PHASE = 0
-VOTE_PHASE = 1
 BACKGROUND_COLOR = len(COLORS)
 BACKGROUND_SHAPE = len(SHAPES)
 _COLOR_INDEX = {name: i for i, name in enumerate(COLORS)}
@@ -66,20 +65,10 @@ def clue_target(objects: list[dict[str, Any]], round_: int) -> str:
     return "\\boxed{" + describe_object(obj)[2:] + "}"
 
 
-def vote_choices(seat: int, num_players: int) -> tuple[int, ...]:
-    """The player numbers (1-based) a voter in 0-based `seat` may name: every other player's."""
-    return tuple(p for p in range(1, num_players + 1) if p != seat + 1)
-
-
 def choice_target(choices: tuple[int, ...], rng: np.random.Generator) -> str:
     """A boxed answer drawn uniformly among `choices` and N/A: it says nothing of the spy."""
     answers = [str(p) for p in choices] + ["N/A"]
     return "\\boxed{" + answers[int(rng.integers(len(answers)))] + "}"
-
-
-def vote_target(seat: int, num_players: int, rng: np.random.Generator) -> str:
-    """A boxed vote drawn uniformly among the other players (1-based) and N/A: it says nothing of the spy."""
-    return choice_target(vote_choices(seat, num_players), rng)
 
 
 def patch_objects(
@@ -120,10 +109,10 @@ class Teacher(Policy):
 
     def act(self, observation: Mapping[str, Any]) -> str:
         objects = scene_objects(observation)
-        if observation["phase"] == CLUE_PHASE:
+        if observation["phase"] == Phase.CLUE:
             target, choices = clue_target(objects, observation["round"]), ()
         else:
-            choices = vote_choices(observation["seat"], observation["num_players"])
+            choices = other_players(observation["seat"] + 1, observation["num_players"])
             target = choice_target(choices, self._rng)
         self.examples.append(Example(observation, target, objects, choices))
         return target
@@ -164,7 +153,7 @@ def picture_examples(level: SceneLevel, seed: int, count: int, size: tuple[int, 
         objects = record["objects"]
         round_ = 1 + i % 2
         prompt = SHORT_PROMPT.format(round=round_, num_rounds=2)
-        observation = {"image": image, "prompt": prompt, "phase": CLUE_PHASE, "round": round_}
+        observation = {"image": image, "prompt": prompt, "phase": Phase.CLUE, "round": round_}
         examples.append(Example(observation, clue_target(objects, round_), objects))
     return examples
 
@@ -185,15 +174,15 @@ def choice_examples(rng: np.random.Generator, count: int) -> list[Example]:
     examples = []
     for i in range(count):
         num_players = int(rng.integers(3, MAX_CHOICE_PLAYERS + 1))
-        seat = int(rng.integers(num_players))
-        choices = vote_choices(seat, num_players)
+        seat = int(rng.integers(1, num_players + 1))
+        choices = other_players(seat, num_players)
         says_seat = i % 2 == 0
         if not says_seat:
             keep = int(rng.integers(2, len(choices) + 1))
             choices = tuple(sorted(int(c) for c in rng.choice(choices, size=keep, replace=False)))
         template = CHOICE_PROMPT if says_seat else SEATLESS_CHOICE_PROMPT
-        prompt = template.format(candidates=boxed_numbers(choices), seat=seat + 1)
-        observation = {"image": THUMBNAIL, "prompt": prompt, "phase": VOTE_PHASE}
+        prompt = template.format(candidates=boxed_numbers(choices), seat=seat)
+        observation = {"image": THUMBNAIL, "prompt": prompt, "phase": Phase.DECISION}
         examples.append(Example(observation, choice_target(choices, rng), [], choices))
     return examples
 
@@ -223,5 +212,5 @@ def teacher_games(
             actions = {a: teacher.act(observations[a]) for a in env.acting_agents}
             observations, *_ = env.step(actions)
     if votes_only:
-        return [ex for ex in teacher.examples if ex.observation["phase"] != CLUE_PHASE]
+        return [ex for ex in teacher.examples if ex.observation["phase"] != Phase.CLUE]
     return teacher.examples

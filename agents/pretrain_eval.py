@@ -14,8 +14,8 @@ from agents.base import Policy, decode_scene
 from vz_env import spy_v0
 from vz_env.grounding import is_grounded
 from vz_env.parsing import parse_clue, parse_vote
+from vz_env.turn import Phase
 
-CLUE_PHASE = 0
 HELD_OUT_SEED = 1_000_000_000
 MINIATURE_GAME = {"images": "clevr-mini"}  # env settings of the default model's world
 
@@ -54,7 +54,7 @@ def format_report(
 
 
 def _count(counts: dict[str, int], observation: Mapping[str, Any], text: str, num_players: int) -> None:
-    if observation["phase"] == CLUE_PHASE:
+    if observation["phase"] == Phase.CLUE:
         clue = parse_clue(text)
         scene = decode_scene(observation)
         counts["clues"] += 1

@@ -23,17 +23,18 @@ from agents.pretrain_data import (
     Teacher,
     by_visibility,
     choice_examples,
+    choice_target,
     clue_target,
     patch_labels,
     patch_objects,
     picture_examples,
     teacher_games,
-    vote_target,
 )
 from vz_env import spy_v0
 from vz_env.data.scenes import miniature_world
 from vz_env.grounding import is_grounded
 from vz_env.parsing import parse_clue, parse_vote
+from vz_env.prompts import other_players
 
 LEVEL = SceneLevel(3, 6, 2)
 
@@ -65,7 +66,7 @@ def test_clue_targets_describe_the_most_visible_objects_round_by_round() -> None
 
 def test_vote_targets_are_uniform_over_the_others_and_na_and_never_the_voter() -> None:
     rng = np.random.default_rng(0)
-    counts = Counter(parse_vote(vote_target(1, 4, rng), 4, 1).target for _ in range(4000))
+    counts = Counter(parse_vote(choice_target(other_players(2, 4), rng), 4, 1).target for _ in range(4000))
     assert set(counts) == {0, 2, 3, None}
     assert all(abs(n / 4000 - 0.25) < 0.03 for n in counts.values())
 

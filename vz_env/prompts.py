@@ -64,7 +64,12 @@ NO_REASONING_YET = "(none yet)"
 
 def candidates_text(seat: int, num_players: int) -> str:
     """The answers a voter may give that name a player: every 1-based number but its own `seat`."""
-    return boxed_numbers(p for p in range(1, num_players + 1) if p != seat)
+    return boxed_numbers(other_players(seat, num_players))
+
+
+def other_players(seat: int, num_players: int) -> tuple[int, ...]:
+    """The player numbers a voter in 1-based `seat` may name: every other player's."""
+    return tuple(p for p in range(1, num_players + 1) if p != seat)
 
 
 def boxed_numbers(numbers: Iterable[int]) -> str:

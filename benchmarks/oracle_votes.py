@@ -73,7 +73,7 @@ class OracleTrainer(Pretrainer):
         self.model.eval()
         prefix = torch.tensor(self._boxed_prefix)
         prompts = self.policy.encode_batch([ex.observation for ex in held_out])
-        right, entropy = 0, 0.0
+        right, cross_entropy = 0, 0.0
         for start in range(0, len(held_out), 16):
             rows = [p.extended(prefix) for p in prompts[start : start + 16]]
             logits = self.model(**stack_inputs(rows, self.policy.pad_token_id, "left")).logits[:, -1]
@@ -82,8 +82,8 @@ class OracleTrainer(Pretrainer):
                 logp = torch.log_softmax(row[tokens], dim=-1)
                 target = [f"\\boxed{{{c}}}" for c in ex.choices].index(ex.target)
                 right += int(logp.argmax()) == target
-                entropy -= float(logp[target])
-        return right, entropy / len(held_out)
+                cross_entropy -= float(logp[target])
+        return right, cross_entropy / len(held_out)
 
 
 def main() -> None:
@@ -116,11 +116,11 @@ def main() -> None:
     print("step  votes_seen  train_min  held_out_cross_entropy  held_out_accuracy [95% Wilson]", flush=True)
 
     def report(step: int, minutes: float) -> None:
-        right, entropy = trainer.accuracy(held_out)
+        right, cross_entropy = trainer.accuracy(held_out)
         low, high = wilson_interval(right, len(held_out))
         votes = step * args.games_per_step * 3
         accuracy = f"{right / len(held_out):.3f} [{low:.2f}, {high:.2f}]"
-        print(f"{step:4d}  {votes:10d}  {minutes:9.1f}  {entropy:22.3f}  {accuracy}", flush=True)
+        print(f"{step:4d}  {votes:10d}  {minutes:9.1f}  {cross_entropy:22.3f}  {accuracy}", flush=True)
 
     report(0, 0.0)
     train_seconds = 0.0

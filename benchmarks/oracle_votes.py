@@ -24,10 +24,9 @@ import torch
 from agents.default_model import pretrained_model_path
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
 from agents.pretrain import PretrainConfig, Pretrainer
-from agents.pretrain_data import MINIATURE, Example, SceneLevel, clue_target, scene_objects
+from agents.pretrain_data import MINIATURE, Example, SceneLevel, Teacher
 from algorithms.evaluate import wilson_interval
 from vz_env import spy_v0
-from vz_env.prompts import other_players
 from vz_env.turn import Phase, Role
 
 TRAIN_SEED = 20_000_000
@@ -37,22 +36,18 @@ HELD_OUT_SEED = 1_000_000_000
 def oracle_votes(level: SceneLevel, seed: int, num_games: int) -> list[Example]:
     """The civilian votes of `num_games` 4-player teacher games, each with the spy's number as target."""
     source = level.source()
+    teacher = Teacher(seed)
     examples = []
     for i in range(num_games):
         env = spy_v0.parallel_env(images=source, num_players=4)
         observations, _ = env.reset(seed=seed + i)
         spy = 1 + next(n for n, agent in enumerate(env.possible_agents) if env.roles[agent] == Role.SPY)
+        teacher.examples = []
         while env.agents:
-            actions = {}
-            for agent in env.acting_agents:
-                obs = observations[agent]
-                if obs["phase"] == Phase.CLUE:
-                    actions[agent] = clue_target(scene_objects(obs), obs["round"])
-                else:
-                    choices = other_players(obs["seat"] + 1, obs["num_players"])
-                    examples.append(Example(obs, f"\\boxed{{{spy}}}", scene_objects(obs), choices))
-                    actions[agent] = "\\boxed{N/A}"
+            actions = {a: teacher.act(observations[a]) for a in env.acting_agents}
             observations, *_ = env.step(actions)
+        votes = [ex for ex in teacher.examples if ex.observation["phase"] == Phase.DECISION]
+        examples += [dataclasses.replace(ex, target=f"\\boxed{{{spy}}}") for ex in votes]
     return examples
 
 
@@ -67,7 +62,7 @@ class OracleTrainer(Pretrainer):
         return oracle_votes(self.level, TRAIN_SEED + step * self.games, self.games)
 
     @torch.no_grad()
-    def accuracy(self, held_out: list[Example]) -> tuple[int, float]:
+    def held_out_score(self, held_out: list[Example]) -> tuple[int, float]:
         """Votes of `held_out` whose likeliest listed number is the target's, and the mean cross-entropy of
         the target among the listed numbers (ln 3 = 1.099 for a uniform guess among three)."""
         self.model.eval()
@@ -78,11 +73,12 @@ class OracleTrainer(Pretrainer):
             rows = [p.extended(prefix) for p in prompts[start : start + 16]]
             logits = self.model(**stack_inputs(rows, self.policy.pad_token_id, "left")).logits[:, -1]
             for row, ex in zip(logits, held_out[start : start + 16], strict=True):
-                tokens = [self._ids(f"\\boxed{{{c}}}")[len(prefix)] for c in ex.choices]
-                logp = torch.log_softmax(row[tokens], dim=-1)
-                target = [f"\\boxed{{{c}}}" for c in ex.choices].index(ex.target)
-                right += int(logp.argmax()) == target
-                cross_entropy -= float(logp[target])
+                target = self._ids(ex.target)
+                vote = self._vote_choices(ex, target)
+                logp = torch.log_softmax(row[vote.choices], dim=-1)
+                answer = vote.choices.index(target[vote.at])
+                right += int(logp.argmax()) == answer
+                cross_entropy -= float(logp[answer])
         return right, cross_entropy / len(held_out)
 
 
@@ -116,7 +112,7 @@ def main() -> None:
     print("step  votes_seen  train_min  held_out_cross_entropy  held_out_accuracy [95% Wilson]", flush=True)
 
     def report(step: int, minutes: float) -> None:
-        right, cross_entropy = trainer.accuracy(held_out)
+        right, cross_entropy = trainer.held_out_score(held_out)
         low, high = wilson_interval(right, len(held_out))
         votes = step * args.games_per_step * 3
         accuracy = f"{right / len(held_out):.3f} [{low:.2f}, {high:.2f}]"

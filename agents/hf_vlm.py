@@ -64,7 +64,7 @@ class Generation:
     `logprobs` their log-probs under log_softmax(logits / temperature), `finished` whether an EOS ended
     it, and `observation_index` the position of its observation in the `generate` call. `from_engine` is
     True when an inference engine (vLLM), not the trained model, sampled it and computed `logprobs`: the
-    trainer then applies the truncated importance weight of SPEC.md s6.
+    trainer then applies the truncated importance weight of docs/spec.md s6.
     """
 
     text: str

@@ -6,7 +6,7 @@ matches HFVLMPolicy's settings: temperature, top-p, max and min new tokens, the 
 the same special and unused ids never sampled. The engine reports each sampled token's log-prob under the
 distribution it sampled from (`logprobs_mode="processed_logprobs"`: temperature-scaled, special ids
 removed; vLLM's default would be the raw, unscaled logits), and the trainer corrects the small remaining
-mismatch with the truncated importance weight of SPEC.md s6. `sync_weights` makes the engine serve a
+mismatch with the truncated importance weight of docs/spec.md s6. `sync_weights` makes the engine serve a
 trained model's current weights: a new LoRA adapter version, or full weights reloaded in place.
 """
 

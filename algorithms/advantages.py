@@ -1,7 +1,8 @@
 """Advantages, both kinds in one place: role baselines for clue turns, group normalisation for votes.
 
-Clue stage (Role Advantage Estimation, SPEC.md s6): advantage = reward - b_role, with b_spy and b_civ EMAs of
-the spy and civilian rewards. Decision stage: the G answers to one prompt are normalised against each other.
+Clue stage (Role Advantage Estimation, docs/spec.md s6): advantage = reward - b_role, with b_spy and b_civ
+EMAs of the spy and civilian rewards. Decision stage: the G answers to one prompt are normalised against
+each other.
 """
 
 from __future__ import annotations

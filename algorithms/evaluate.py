@@ -58,7 +58,7 @@ def evaluate(
     Seats and roles come from the env's seed; the spy side holds the spy seats, the other side every
     civilian seat (and the observers in observer mode). Reports, per policy, the win rate over all its
     games (0.5 between equals) and as spy and as civilian, with 95% Wilson intervals, and its decision
-    accuracy, N/A rate, invalid rate and clue grounding (SPEC s10: clues that name an object of the
+    accuracy, N/A rate, invalid rate and clue grounding (docs/spec.md s10: clues that name an object of the
     speaker's own scene; scene images only).
     """
     seeds = math.ceil(num_games / 2)

@@ -16,7 +16,7 @@ FIXED_STAGES = {"decision-only": "decision", "clue-only": "clue"}
 
 
 class StageController:
-    """Picks the active training stage from EMAs (start 0) of the decision accuracy and N/A rate (SPEC.md s6).
+    """Picks the training stage from EMAs (start 0) of the decision accuracy and N/A rate (docs/spec.md s6).
 
     Order, for iterations t = 1, 2, ...:
       1. the trainer trains iteration t in `stage`; every game of iteration t still ends with decision

@@ -1,4 +1,4 @@
-"""Every Iterative-SPO trainer constant of SPEC.md s6 in one frozen config object, validated up front."""
+"""Every Iterative-SPO trainer constant of docs/spec.md s6 in one frozen config object, validated up front."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_p
 
 @dataclass(frozen=True)
 class SPOConfig:
-    """Iterative-SPO settings (SPEC.md s6) with the paper's values as defaults.
+    """Iterative-SPO settings (docs/spec.md s6) with the paper's values as defaults.
 
     To add a setting, declare it with a vz_env.settings helper (`one_of`, `fraction`, `positive`,
     `at_least`, or `setting` for anything else) and its help text; checks, `from_dict`, `to_dict`,

@@ -1,4 +1,4 @@
-"""The one trainer: self-play rollouts, advantages, a clipped KL-regularised step (SPEC.md s6).
+"""The one trainer: self-play rollouts, advantages, a clipped KL-regularised step (docs/spec.md s6).
 
 Iterative-SPO and its baselines differ only in which stage trains, the `stage_schedule` setting; the names
 users pick are presets of it (`train_config.ALGORITHMS`).
@@ -182,7 +182,7 @@ class Trainer:
         return advantages
 
     def _clue_reward(self, sample: TurnSample) -> float:
-        """A clue turn's reward: its player's zero-sum game reward plus the clue format term (SPEC.md s6)."""
+        """A clue turn's reward: the player's game reward plus the clue format term (docs/spec.md s6)."""
         return sample.reward + clue_format_reward(sample.turn.valid, self.config.clue_format_weight)
 
     def _vote_batch(self, decision: list[TurnSample]) -> tuple[list[TurnSample], torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Did training help? The trained policy against its frozen starting point, head to head (SPEC s10).
+"""Did training help? The trained policy against its frozen starting point, head to head (docs/spec.md s10).
 
 The paper's self-play measure: the trained model plays its own starting point, every seed twice with the
 sides swapped, and wins 50% of the games when nothing changed (Vision-Zero: 50% -> 71%). The games come

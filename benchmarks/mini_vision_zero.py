@@ -11,7 +11,7 @@ then measure, on tests held out from training:
   win rate        against the frozen start, every seed twice with sides swapped (0.5: no change)
   detection       decision accuracy when the clues come from scene bots that do not know their role
                   (the model casts every civilian vote), and its N/A rate
-  grounding       clues naming the colour and shape of an object of the speaker's own picture (SPEC s10),
+  grounding       clues naming the colour and shape of an object of the speaker's picture (docs/spec.md s10),
                   in the head-to-head games
   probe           held-out visual questions that are not the game ("What colour is the large cube?") on
                   pictures of the main job's world, answered by the likeliest option (vz_env.probe,

@@ -1,4 +1,4 @@
-"""Worst-case parse time of one action at the maximum action length, for adversarial shapes (SPEC.md s3).
+"""Worst-case parse time of one action at the maximum action length, for adversarial shapes (docs/spec.md s3).
 
 Each figure is the best of --repeats timings, in CPU seconds of this process, of parsing one action as the
 env does: the answer extracted once, then read as a vote, as a clue, and the reasoning before it.

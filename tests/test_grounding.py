@@ -1,4 +1,4 @@
-"""Clue grounding (SPEC s10): a clue names the colour and shape of an object in the speaker's own scene."""
+"""Clue grounding (docs/spec.md s10): a clue names the colour and shape of an object the speaker sees."""
 
 from __future__ import annotations
 

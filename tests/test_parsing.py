@@ -1,4 +1,4 @@
-"""SPEC s3: every parsing case named there, plus hypothesis: no string ever raises."""
+"""docs/spec.md s3: every parsing case named there, plus hypothesis: no string ever raises."""
 
 import pytest
 from hypothesis import given, settings

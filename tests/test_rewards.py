@@ -1,4 +1,4 @@
-"""SPEC s4/s5: reward formulas exactly, zero-sum, N/A and invalid votes ignored."""
+"""docs/spec.md s4/s5: reward formulas exactly, zero-sum, N/A and invalid votes ignored."""
 
 import pytest
 from hypothesis import given

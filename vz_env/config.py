@@ -1,4 +1,4 @@
-"""One frozen config object holding every game constant of SPEC.md, validated before anything runs."""
+"""One frozen config object holding every game constant of docs/spec.md, validated before anything runs."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SIZE_MISMATCH_POLICIES = ("resize", "report")
 
 @dataclass(frozen=True)
 class SpyConfig:
-    """Rules, rewards and prompts of one "Who is the Spy" game (SPEC.md s2-s5, s8)."""
+    """Rules, rewards and prompts of one "Who is the Spy" game (docs/spec.md s2-s5, s8)."""
 
     num_players: int = setting(
         4, "players per game, spies included", "between 3 and 99", lambda v: 3 <= v <= 99

@@ -1,4 +1,4 @@
-"""Clue grounding (SPEC s10): does a clue name an object the speaker sees? A perception score without labels.
+"""Clue grounding (docs/spec.md s10): does a clue name an object the speaker sees? Perception without labels.
 
 A clue is grounded when it names the colour and the shape of at least one object of the speaker's own scene
 record. Colour and shape are paired the way English phrases pair them: each shape word takes the colour

@@ -1,4 +1,4 @@
-"""Pure parsing of free-text actions into clues and votes (SPEC.md s3): linear time, never raises on a str.
+"""Pure parsing of free-text actions into clues and votes (docs/spec.md s3): linear time, never raises on str.
 
 Reading an action makes a fixed number of passes over it (NFKC, a few regex scans, one vectorised brace
 count per unwrapped layer, at most _MAX_LAYERS), so 8,192 characters of unclosed boxes parse in well under

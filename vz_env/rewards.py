@@ -1,4 +1,4 @@
-"""Pure reward functions (SPEC.md s4, s5, s8) that trainers call directly to score sampled votes."""
+"""Pure reward functions (docs/spec.md s4, s5, s8) that trainers call directly to score sampled votes."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def tally_votes(votes: Iterable[ParsedVote], num_players: int) -> list[int]:
 def clue_rewards(
     received: Sequence[int], spies: Collection[int], beta: float = 0.1, lam: float = 0.1
 ) -> list[float]:
-    """Zero-sum clue-stage rewards per seat from the votes each seat received (SPEC s4)."""
+    """Zero-sum clue-stage rewards per seat from the votes each seat received (docs/spec.md s4)."""
     civilians = [seat for seat in range(len(received)) if seat not in spies]
     if not civilians or not spies:
         raise ValueError("clue_rewards needs at least one spy and one civilian")
@@ -50,7 +50,7 @@ def decision_reward(
     wrong: float = -1.0,
     format_weight: float = 0.0,
 ) -> float:
-    """Verifiable reward of one vote (SPEC s5): correct, abstain, or wrong/invalid, plus the format term."""
+    """Verifiable reward of one vote (docs/spec.md s5): correct, N/A or wrong/invalid, plus a format term."""
     if vote.abstain:
         base = abstain
     elif voted_for_spy(vote, spies):
@@ -80,7 +80,7 @@ class VoteScore:
 
 
 def score_vote(vote: ParsedVote, spies: Collection[int], voter_is_spy: bool, config: SpyConfig) -> VoteScore:
-    """The one scoring of a vote (SPEC s5), for played votes and for extra sampled ones alike.
+    """The one scoring of a vote (docs/spec.md s5), for played votes and for extra sampled ones alike.
 
     A spy's vote (spy_votes=True) earns no decision reward; it still has a format term.
     """

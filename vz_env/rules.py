@@ -264,7 +264,7 @@ class SpyGame:
         )
 
     def _grounded(self, agent: str, clue: str | None) -> bool | None:
-        """Whether the clue names an object of the agent's own scene record; None without one (SPEC s10)."""
+        """Whether the clue names an object of the agent's scene record; else None (docs/spec.md s10)."""
         spy = self._role_of.get(agent) == _SPY
         if spy and self.config.spy_image == "blank":
             return None

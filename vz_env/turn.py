@@ -39,9 +39,9 @@ class Turn:
 
     `raw` and `reasoning` are bounded copies that keep the start and the end of the text; the answer was
     read from the whole text. Clue turns fill `clue`; decision turns fill `vote` (the agent voted for),
-    `abstain` and `voted_spy`. `decision_reward` is None for clue turns and for a spy's vote (SPEC s5).
+    `abstain` and `voted_spy`. `decision_reward` is None for clue turns and a spy's vote (docs/spec.md s5).
     `grounded` (clue turns on scene pictures, else None) tells whether the clue names the colour and
-    shape of an object of the speaker's own scene (SPEC s10); it never enters a reward.
+    shape of an object of the speaker's own scene (docs/spec.md s10); it never enters a reward.
     Read-only by convention.
     """
 

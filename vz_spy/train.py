@@ -17,7 +17,7 @@ from vz_spy.paths import output_folder
 TINY_LORA_TARGETS = f"({DEFAULT_LORA_TARGETS})|lm_head"
 PRESETS: dict[str, dict[str, Any]] = {
     # The main job: the pretrained tiny VLM on the ordinary game, about ten minutes on two CPU cores.
-    # Both stages train: the stage patience (SPEC s6's P, 10 here rather than the paper's 20) ends a
+    # Both stages train: the stage patience (docs/spec.md s6's P, 10 here rather than the paper's 20) ends a
     # stage that no threshold ends, and bias-corrected EMAs let the thresholds act from the start.
     "tiny": {
         "trainer": {

@@ -104,10 +104,11 @@ def bad_paths(tmp_path: Path, read_only: Path, folder: bool) -> dict[str, Path]:
         "taken": a_file if folder else a_folder,
         "under a file": a_file / "out",
         "not writable": read_only / "out",
+        "name too long": tmp_path / ("x" * (os.pathconf(tmp_path, "PC_NAME_MAX") + 1)),
     }
 
 
-@pytest.mark.parametrize("kind", ["taken", "under a file", "not writable"])
+@pytest.mark.parametrize("kind", ["taken", "under a file", "not writable", "name too long"])
 @pytest.mark.parametrize("command", sorted(FOLDER_OUTPUTS))
 def test_a_bad_output_folder_is_one_line_before_any_work(
     command, kind, tmp_path, read_only, no_long_work, capsys
@@ -117,7 +118,7 @@ def test_a_bad_output_folder_is_one_line_before_any_work(
     assert_one_line(status, err, str(path))
 
 
-@pytest.mark.parametrize("kind", ["taken", "under a file", "not writable"])
+@pytest.mark.parametrize("kind", ["taken", "under a file", "not writable", "name too long"])
 @pytest.mark.parametrize("command", sorted(FILE_OUTPUTS))
 def test_a_bad_output_file_is_one_line_before_any_work(
     command, kind, tmp_path, read_only, no_long_work, capsys

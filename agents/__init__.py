@@ -1,4 +1,4 @@
-"""agents: policies that play the spy game (scripted bots, a terminal human, Hugging Face VLMs).
+"""agents: policies that play the spy game (scripted bots, a terminal human, Hugging Face VLMs, endpoints).
 
 The names below load on first use, so `import agents` costs nothing and never imports torch; only the
 VLM names (`HFVLMPolicy`, `build_tiny_vlm`, ...) bring torch and transformers in.
@@ -21,6 +21,8 @@ _HOMES = {
     "PlayerQuit": "agents.human",
     "BOT_NAMES": "agents.registry",
     "load_policy": "agents.registry",
+    "EndpointPolicy": "agents.endpoint",
+    "EndpointError": "agents.chat_client",
     "HFVLMPolicy": "agents.hf_vlm",
     "ModelLoadError": "agents.hf_vlm",
     "build_tiny_vlm": "agents.tiny_vlm",

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from agents.base import Policy
+from agents.sampling import check_sampling
 
 PADDING_SIDES = ("left", "right")
 
@@ -399,19 +400,6 @@ class HFVLMPolicy(Policy):
 
     def _cuda_index(self) -> int:
         return self.device.index if self.device.index is not None else torch.cuda.current_device()
-
-
-def check_sampling(temperature: float, top_p: float, max_new_tokens: int, min_new_tokens: int) -> None:
-    """Raise ValueError on sampling settings no sampler (HF or vLLM) can honour."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    if max_new_tokens < 1 or not 0 <= min_new_tokens <= max_new_tokens:
-        raise ValueError(
-            f"need 1 <= max_new_tokens and 0 <= min_new_tokens <= max_new_tokens, "
-            f"got {max_new_tokens} and {min_new_tokens}"
-        )
 
 
 def eos_token_ids(generation_config: Any, tokenizer: Any, name: str) -> list[int]:

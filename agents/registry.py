@@ -1,4 +1,5 @@
-"""Policies by name, so the CLI and configs can say `scene`, `random`, `tiny`, a folder or `vllm:...`."""
+"""Policies by name, so the CLI and configs can say `scene`, `random`, `tiny`, a folder, `vllm:...` or
+`openai:MODEL@URL;...` (a served model; grammar in agents.endpoint_spec)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import Policy
+from agents.endpoint_spec import ENDPOINT_PREFIX, is_endpoint_spec
 
 BOT_NAMES = ("scene", "random")
 VLLM_PREFIX = "vllm:"
 
 
 def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy:
-    """A policy from a spec: a bot name, `tiny` (the built-in tiny VLM), a Hugging Face model folder, or
-    `vllm:tiny` / `vllm:FOLDER` for the same served by vLLM (the `vllm` extra)."""
+    """A policy from a spec: a bot name, `tiny` (the built-in tiny VLM), a Hugging Face model folder,
+    `vllm:tiny` / `vllm:FOLDER` for the same served by vLLM (the `vllm` extra), or `openai:MODEL@URL;...`
+    for a model behind an OpenAI-compatible endpoint (its sampling settings come from the spec).
+
+    A spec that does not parse or names an unset key variable raises ValueError; an endpoint that is not
+    there raises agents.chat_client.EndpointError. Both are one line.
+    """
     if spec == "scene":
         from agents.scripted import SceneBot
 
@@ -22,6 +29,10 @@ def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy
         from agents.scripted import RandomAgent
 
         policy = RandomAgent(seed=seed)
+    elif is_endpoint_spec(spec):
+        from agents.endpoint import EndpointPolicy
+
+        policy = EndpointPolicy.from_spec(spec, seed=seed)
     elif spec.startswith(VLLM_PREFIX):
         from agents.vllm_vlm import VLLMPolicy
 
@@ -37,7 +48,7 @@ def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy
     else:
         raise ValueError(
             f"policy {spec!r} is not one of {', '.join(BOT_NAMES)}, 'tiny', an existing model folder, "
-            f"or {VLLM_PREFIX}tiny / {VLLM_PREFIX}FOLDER"
+            f"{VLLM_PREFIX}tiny / {VLLM_PREFIX}FOLDER, or {ENDPOINT_PREFIX}MODEL@URL"
         )
     policy.label = spec
     return policy

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from agents.chat_client import EndpointError
+
 SUBCOMMANDS = ("play", "data", "train", "sft", "eval", "plot", "export", "tiny_model")
 
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as err:
+    except (CliError, EndpointError) as err:  # an endpoint that fails mid-game is one line too
         print(f"vz-spy {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

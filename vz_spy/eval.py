@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "win rate per role with 95%% Wilson intervals, decision accuracy, N/A and invalid rates, and clue "
         "grounding (clues naming the colour and shape of an object in the speaker's own scene). "
         "A policy is 'scene', 'random', 'tiny' (the pretrained tiny VLM, built on first use) or a local "
-        "Hugging Face model folder.",
+        "Hugging Face model folder, vllm:FOLDER, or openai:MODEL@URL;key=VAR for a served model.",
     )
     parser.add_argument("--a", default="tiny", help="policy A (default: tiny)")
     parser.add_argument("--b", default="scene", help="policy B (default: scene)")

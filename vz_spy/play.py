@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.endpoint_spec import is_endpoint_spec
 from vz_env.config import SpyConfig
 from vz_env.render import (
     describe_change,
@@ -81,7 +82,8 @@ def register(subparsers: Any) -> None:
         nargs="?",
         const="tiny",
         help="a VLM playing every other seat: a local Hugging Face folder, or nothing (or 'tiny') for the "
-        "built-in pretrained tiny VLM; vllm:PATH or vllm:tiny: served by vLLM",
+        "built-in pretrained tiny VLM; vllm:PATH or vllm:tiny: served by vLLM; 'openai:MODEL@URL;key=VAR': "
+        "a model behind an OpenAI-compatible endpoint (docs/agents.md)",
     )
     parser.add_argument("--images", default=None, metavar="KIND|DIR", help=images_help())
     parser.add_argument("--save-images", metavar="DIR", help="also write the pictures as PNG files into DIR")
@@ -132,6 +134,7 @@ def check_args(args: argparse.Namespace) -> None:
     if (
         args.model is not None
         and args.model not in TINY_SPECS
+        and not is_endpoint_spec(args.model)
         and not Path(args.model.removeprefix("vllm:")).expanduser().is_dir()
     ):
         raise CliError(f"--model {args.model} does not exist or is not a folder (a local Hugging Face model)")
@@ -190,10 +193,10 @@ def load_model(path: str, seed: int, console: Console) -> Policy:
 
     with console.status(f"Loading model {path} ..."):
         try:
-            if path.startswith(VLLM_PREFIX) or path in TINY_SPECS:
+            if path.startswith(VLLM_PREFIX) or path in TINY_SPECS or is_endpoint_spec(path):
                 return load_policy(path, seed=seed)
             return HFVLMPolicy(path, seed=seed)
-        except ValueError as err:  # ModelLoadError, or a vllm: spec naming no folder
+        except ValueError as err:  # ModelLoadError, a vllm: spec naming no folder, a bad openai: spec
             raise CliError(str(err)) from None
 
 

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from agents.base import Policy
+from agents.hf_quiet import quiet_hf
 from agents.sampling import check_sampling
 
 PADDING_SIDES = ("left", "right")
@@ -139,9 +140,9 @@ def load_vlm(
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
 
     if path is None:
-        from agents.default_model import pretrained_model_path
+        from tiny_vlm.shipped import shipped_model_path
 
-        path = pretrained_model_path()
+        path = shipped_model_path()
     folder = Path(path).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"model path {folder} does not exist")
@@ -164,7 +165,8 @@ def load_vlm(
     if not (processor.chat_template or processor.tokenizer.chat_template):
         raise ModelLoadError(f"model path {folder} has no chat template")
     try:
-        model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        with quiet_hf():
+            model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except (OSError, ValueError, KeyError) as err:
         raise ModelLoadError(f"model path {folder} has no loadable weights ({_first_line(err)})") from err
     return model.to(device).eval(), processor

@@ -39,9 +39,9 @@ SEED_BOUND = 2**31
 def resolve_model_path(model_path: str | os.PathLike[str] | None) -> Path:
     """A local model folder (None: the pretrained tiny VLM), checked as load_vlm checks it."""
     if model_path is None:
-        from agents.default_model import pretrained_model_path
+        from tiny_vlm.shipped import shipped_model_path
 
-        model_path = pretrained_model_path()
+        model_path = shipped_model_path()
     folder = Path(model_path).expanduser().resolve()
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"model path {folder} is not a Hugging Face model folder (no config.json)")
@@ -207,7 +207,7 @@ class VLLMPolicy(Policy):
 
         self._weights_version += 1
         folder = Path(tempfile.mkdtemp(prefix=f"vz-spy-lora-v{self._weights_version}-"))
-        model.save_pretrained(folder)
+        model.save_pretrained(folder, save_embedding_layers=False)  # adapters only: the engine has the base
         self.lora_request = LoRARequest(
             f"policy-v{self._weights_version}", self._weights_version, str(folder)
         )

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from agents.hf_quiet import quiet_hf
 from algorithms.checkpoint import PREFIX, latest_checkpoint
 from algorithms.run import load_run_config
 from vz_env.atomic import atomic_folder
@@ -53,15 +54,16 @@ def export_run(run_dir: Path, out: Path, checkpoint: int | None = None) -> Path:
     from algorithms.sharding import load_full_weights
 
     config, folder = check_export(run_dir, out, checkpoint)
-    model, processor, base = _load_base(config["model"])
-    if (folder / "adapter").is_dir():
-        from peft import PeftModel
+    with quiet_hf():
+        model, processor, base = _load_base(config["model"])
+        if (folder / "adapter").is_dir():
+            from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(folder / "adapter")).merge_and_unload()
-    else:
-        load_full_weights(folder, model)
+            model = PeftModel.from_pretrained(model, str(folder / "adapter")).merge_and_unload()
+        else:
+            load_full_weights(folder, model)
     out = Path(out)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out) as tmp, quiet_hf():
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         _copy_chat_templates(base, tmp)
@@ -76,9 +78,9 @@ def _load_base(model_path: str | None) -> tuple[Any, Any, Path]:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     if model_path is None:  # the run trained the default model: the pretrained tiny VLM
-        from agents.default_model import pretrained_model_path
+        from tiny_vlm.shipped import shipped_model_path
 
-        model_path = str(pretrained_model_path())
+        model_path = str(shipped_model_path())
     base = Path(model_path).expanduser()
     if not (base / "config.json").is_file():
         raise ValueError(f"the run's base model {base} is not a Hugging Face model folder")

@@ -4,7 +4,7 @@ The default model's pretraining is spy-blind, and self-play is meant to teach it
 10). This script measures how hard that is for the model itself, with the easiest signal there is: it
 fine-tunes the pretrained model, fully and supervised, on civilian votes whose target is the spy's number
 (labels that no recipe of this package may train on), in teacher games of the miniature world whose clues
-are all grounded (`agents.pretrain_data.clue_target`: the spy describes its own, changed picture), on the
+are all grounded (`tiny_vlm.data.clue_target`: the spy describes its own, changed picture), on the
 answer's next-token loss alone (the pretraining step with its vision, word and vote-choice losses off). Every
 --every steps it prints the share of held-out votes whose likeliest listed number is the spy's, with its
 95% Wilson interval (chance: 1/3 at 4 players).
@@ -21,10 +21,10 @@ import time
 
 import torch
 
-from agents.default_model import pretrained_model_path
+from tiny_vlm.shipped import shipped_model_path
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
-from agents.pretrain import PretrainConfig, Pretrainer
-from agents.pretrain_data import MINIATURE, Example, SceneLevel, Teacher
+from tiny_vlm.pretrain import PretrainConfig, Pretrainer
+from tiny_vlm.data import MINIATURE, Example, SceneLevel, Teacher
 from algorithms.evaluate import wilson_interval
 from vz_env import spy_v0
 from vz_env.turn import Phase, Role
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     level = dataclasses.replace(MINIATURE, max_objects=args.max_objects)
-    model = args.model or pretrained_model_path()
+    model = args.model or shipped_model_path()
     policy = HFVLMPolicy(model, device="cpu", dtype=torch.float32, max_new_tokens=24, seed=0)
     config = dataclasses.replace(
         PretrainConfig(),

@@ -1,6 +1,6 @@
 """Pretraining curve of the default tiny VLM: clue grounding and format validity against training minutes.
 
-Runs the default model's pretraining (`agents.default_model.build_pretrained`, the same build as the
+Runs the default model's pretraining (`tiny_vlm.shipped.build_pretrained`, the same build as the
 cached default) and, every --eval-every steps, plays --eval-games held-out games with the model in every
 seat (temperature 0.8, as in play). Prints the parameter count and image tokens per picture, then one row
 per evaluation: step, wall and CPU minutes of training so far (evaluation excluded), answer / vision /
@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from agents.default_model import build_pretrained
+from tiny_vlm.shipped import build_pretrained
 from agents.hf_vlm import HFVLMPolicy
-from agents.pretrain import PretrainConfig
-from agents.pretrain_eval import format_report
+from tiny_vlm.pretrain import PretrainConfig
+from tiny_vlm.evaluation import format_report
 
 
 def image_tokens(policy: HFVLMPolicy) -> int:

@@ -1,5 +1,5 @@
 """Seconds per pretraining step of the default tiny VLM with the stock vision tower and with
-`agents.vision_speedups` (batched attention, matmul patch embedding), interleaved step by step in one run.
+`tiny_vlm.speedups` (batched attention, matmul patch embedding), interleaved step by step in one run.
 
 Three trainers from the same random weights: the default recipe, the same with the stock tower, and the
 previous default's recipe (`pretrain-3`: stock tower, no choice rows), so that a build's minutes can be
@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     from agents.hf_vlm import HFVLMPolicy, stack_inputs
-    from agents.pretrain import PretrainConfig, Pretrainer
+    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
     from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
 
     torch.set_num_threads(args.threads)

@@ -22,9 +22,9 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def pretrained_path() -> str:
     """The default pretrained tiny VLM (slow tests only), built once into $VZ_SPY_CACHE (CI: one per run)."""
-    from agents.default_model import pretrained_model_path
+    from tiny_vlm.shipped import shipped_model_path
 
-    return str(pretrained_model_path())
+    return str(shipped_model_path())
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Dependencies point one way (vz_spy -> algorithms -> agents -> vz_env); light commands never load torch."""
+"""Dependencies point one way (vz_spy -> algorithms -> tiny_vlm -> agents -> vz_env); light commands never load torch."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("vz_env", "agents", "algorithms", "vz_spy")
+PACKAGES = ("vz_env", "agents", "tiny_vlm", "algorithms", "vz_spy")
 HEAVY = ("torch", "transformers", "accelerate", "peft")
 BELOW = {  # what each package may import from this project
     "vz_env": {"vz_env"},
     "agents": {"vz_env", "agents"},
-    "algorithms": {"vz_env", "agents", "algorithms"},
+    "tiny_vlm": {"vz_env", "agents", "tiny_vlm"},
+    "algorithms": {"vz_env", "agents", "tiny_vlm", "algorithms"},
     "vz_spy": set(PACKAGES),
 }
 
@@ -45,9 +46,9 @@ def test_agents_load_no_algorithms_and_no_torch_until_a_vlm_is_asked_for():
         "import agents\nfrom agents import base, scripted, human, registry\n"
         "agents.SceneBot, agents.load_policy, agents.HumanAgent"
     )
-    assert not light & {"algorithms", "vz_spy", *HEAVY}
+    assert not light & {"tiny_vlm", "algorithms", "vz_spy", *HEAVY}
     heavy = loaded_after("import agents\nagents.HFVLMPolicy")
-    assert "torch" in heavy and not heavy & {"algorithms", "vz_spy"}
+    assert "torch" in heavy and not heavy & {"tiny_vlm", "algorithms", "vz_spy"}
 
 
 def test_importing_algorithms_alone_loads_no_torch():

@@ -5,7 +5,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from agents.pretrain_data import MINIATURE
+from tiny_vlm.data import MINIATURE
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "oracle_votes.py"
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents import model_cache
-from agents.pretrain_data import (
+from tiny_vlm import stamp as model_cache
+from tiny_vlm.data import (
     BACKGROUND_COLOR,
     BACKGROUND_SHAPE,
     MINIATURE,
@@ -106,7 +104,7 @@ def test_patch_labels_mark_the_nearer_object_and_background() -> None:
 
 
 def test_curriculum_levels_follow_their_shares_and_the_default_is_the_miniature_world() -> None:
-    from agents.pretrain import PretrainConfig
+    from tiny_vlm.pretrain import PretrainConfig
 
     assert {PretrainConfig(steps=10).level_at(s) for s in range(10)} == {MINIATURE}
     assert MINIATURE.source().pair(0, (160, 120)).meta == miniature_world().pair(0, (160, 120)).meta
@@ -125,7 +123,7 @@ def test_pretrainer_steps_are_reproducible_and_learn(tiny_dirs, one_thread) -> N
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
-    from agents.pretrain import PretrainConfig, Pretrainer
+    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 
     config = PretrainConfig(
         steps=4, games_per_step=1, pictures_per_step=4, learning_rate=1e-2, warmup_steps=1
@@ -146,7 +144,7 @@ def test_the_vote_loss_spreads_a_number_over_exactly_the_players_a_voter_may_nam
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
-    from agents.pretrain import PretrainConfig, Pretrainer
+    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 
     policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
     trainer = Pretrainer(policy, PretrainConfig())
@@ -191,7 +189,7 @@ def test_choice_rows_get_the_vote_choice_loss_over_their_own_list(tiny_dirs) -> 
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
-    from agents.pretrain import PretrainConfig, Pretrainer
+    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 
     policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], device="cpu", dtype=torch.float32)
     trainer = Pretrainer(policy, PretrainConfig())
@@ -206,36 +204,17 @@ def test_choice_rows_get_the_vote_choice_loss_over_their_own_list(tiny_dirs) -> 
 
 
 def _write(folder: Path, text: str = "weights") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_text(text)
+    model_cache.write_stamp(folder, "v1")
 
 
-def test_cache_builds_once_and_reuses(tmp_path, capsys) -> None:
-    out = tmp_path / "model"
-    builds = []
-    assert model_cache.cached_build(out, "v1", lambda f: (builds.append(1), _write(f)), "m") == out
-    assert "building m" in capsys.readouterr().err
-    model_cache.cached_build(out, "v1", lambda f: (builds.append(1), _write(f)), "m")
-    assert len(builds) == 1 and capsys.readouterr().err == ""
+def test_a_stamped_folder_is_trusted(tmp_path) -> None:
+    from tiny_vlm.shipped import shipped_model_path
 
-
-def test_processes_asking_at_once_build_the_model_once(tmp_path) -> None:
-    out = tmp_path / "model"
-    builds = []
-
-    def slow_build(folder: Path) -> None:
-        builds.append(1)
-        time.sleep(0.3)
-        _write(folder)
-
-    askers = [
-        threading.Thread(target=model_cache.cached_build, args=(out, "v1", slow_build, "m")) for _ in range(3)
-    ]
-    for asker in askers:
-        asker.start()
-    for asker in askers:
-        asker.join()
-    assert len(builds) == 1 and model_cache.stamp_problem(out, "v1") is None
+    _write(tmp_path / "model")
+    assert shipped_model_path(tmp_path / "model") == tmp_path / "model"
 
 
 @pytest.mark.parametrize(
@@ -243,45 +222,31 @@ def test_processes_asking_at_once_build_the_model_once(tmp_path) -> None:
     [
         (lambda out: (out / "model.safetensors").write_text("weightz"), "corrupt"),
         (lambda out: (out / "model.safetensors").unlink(), "missing"),
-        (lambda out: (out / model_cache.STAMP).unlink(), "no build stamp"),
-        (lambda out: (out / model_cache.STAMP).write_text("{not json"), "no build stamp"),
+        (lambda out: (out / model_cache.STAMP).unlink(), "stamp is missing"),
+        (lambda out: (out / model_cache.STAMP).write_text("{not json"), "stamp is missing"),
     ],
 )
-def test_a_corrupt_or_partial_cache_is_rebuilt_with_one_line(tmp_path, capsys, damage, reason) -> None:
+def test_a_damaged_shipped_model_is_one_line_saying_how_to_rebuild(tmp_path, damage, reason) -> None:
+    from tiny_vlm.shipped import ShippedModelError, shipped_model_path
+
     out = tmp_path / "model"
-    model_cache.cached_build(out, "v1", _write, "m")
+    _write(out)
     damage(out)
-    capsys.readouterr()
-    model_cache.cached_build(out, "v1", lambda f: _write(f, "fresh"), "m")
-    err = capsys.readouterr().err
-    assert reason in err and err.count("\n") == 1
-    assert (out / "model.safetensors").read_text() == "fresh"
-    assert model_cache.stamp_problem(out, "v1") is None
+    with pytest.raises(ShippedModelError) as caught:
+        shipped_model_path(out)
+    message = str(caught.value)
+    assert reason in message and "vz-spy tiny-model --pretrained" in message and "\n" not in message
 
 
-def test_an_older_builder_version_is_rebuilt(tmp_path, capsys) -> None:
-    out = tmp_path / "model"
-    model_cache.cached_build(out, "v1", _write, "m")
-    model_cache.cached_build(out, "v2", lambda f: _write(f, "new"), "m")
-    assert "builder version 'v1'" in capsys.readouterr().err
-    assert (out / "model.safetensors").read_text() == "new"
+def test_the_shipped_files_match_their_stamp() -> None:
+    from tiny_vlm.shipped import WEIGHTS, shipped_model_path
 
-
-def test_an_interrupted_build_leaves_no_folder_behind(tmp_path) -> None:
-    out = tmp_path / "model"
-
-    def interrupted(folder: Path) -> None:
-        _write(folder)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        model_cache.cached_build(out, "v1", interrupted, "m")
-    assert list(tmp_path.iterdir()) == []
-    model_cache.cached_build(out, "v1", _write, "m")
-    with pytest.raises(KeyboardInterrupt):
-        model_cache.cached_build(out, "v2", interrupted, "m")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    assert model_cache.stamp_problem(out, "v1") is None
+    stamp = model_cache.read_stamp(shipped_model_path())
+    wanted = {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"}
+    assert wanted <= set(stamp["files"])
+    assert sum(f["size"] for f in stamp["files"].values()) <= 50_000_000
+    assert stamp["recipe_version"] >= 5 and stamp["hardware"] and stamp["wall_hours"] > 0
+    assert sorted(p.name for p in WEIGHTS.iterdir()) == sorted([*stamp["files"], model_cache.STAMP])
 
 
 def test_cli_pretrained_rejects_bad_options_in_one_line(tmp_path, capsys) -> None:
@@ -291,6 +256,8 @@ def test_cli_pretrained_rejects_bad_options_in_one_line(tmp_path, capsys) -> Non
         ["tiny-model", "--out", str(tmp_path / "a"), "--steps", "3"],
         ["tiny-model", "--out", str(tmp_path / "b"), "--pretrained", "--family", "llava"],
         ["tiny-model", "--out", str(tmp_path / "c"), "--pretrained", "--steps", "0"],
+        ["tiny-model", "--out", str(tmp_path / "d"), "--stop-after", "3"],
+        ["tiny-model", "--out", str(tmp_path / "e"), "--pretrained", "--deduction-steps", "0"],
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
@@ -301,11 +268,13 @@ def test_cli_pretrained_rejects_bad_options_in_one_line(tmp_path, capsys) -> Non
 @pytest.mark.slow
 def test_cli_builds_a_pretrained_folder_that_loads_and_plays(tmp_path) -> None:
     from agents.hf_vlm import HFVLMPolicy
-    from agents.pretrain_eval import format_report
+    from tiny_vlm.evaluation import format_report
     from vz_spy.cli import main
 
     out = tmp_path / "pre"
-    assert main(["tiny-model", "--pretrained", "--out", str(out), "--steps", "2"]) == 0
+    argv = ["tiny-model", "--pretrained", "--out", str(out), "--steps", "2", "--deduction-steps", "2"]
+    assert main([*argv, "--stop-after", "1"]) == 0 and not out.exists()
+    assert main(argv) == 0
     assert model_cache.stamp_problem(out, model_cache.read_stamp(out)["version"]) is None
     policy = HFVLMPolicy(out, device="cpu", max_new_tokens=8, seed=0)
     assert policy.model.config.get_text_config().head_dim >= 32
@@ -315,7 +284,7 @@ def test_cli_builds_a_pretrained_folder_that_loads_and_plays(tmp_path) -> None:
 @pytest.mark.slow
 def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path: str, one_thread) -> None:
     from agents.hf_vlm import HFVLMPolicy
-    from agents.pretrain_eval import format_report
+    from tiny_vlm.evaluation import format_report
 
     policy = HFVLMPolicy(pretrained_path, device="cpu", max_new_tokens=24, seed=0)
     report = format_report(policy, 100)
@@ -326,11 +295,13 @@ def test_the_default_pretrained_model_sees_and_speaks_the_format(pretrained_path
     assert report["grounding_rate"] >= 0.65
 
 
-def test_the_stamp_version_changes_with_the_pretraining_config() -> None:
-    from agents.default_model import VERSION, version_of
-    from agents.pretrain import PretrainConfig
+def test_the_stamp_version_changes_with_the_recipe() -> None:
+    from tiny_vlm.build import FORMAT_VERSION, Recipe, format_version, recipe_version_of
+    from tiny_vlm.pretrain import PretrainConfig
 
-    default = version_of(PretrainConfig())
-    other = version_of(dataclasses.replace(PretrainConfig(), steps=3))
-    assert default.startswith(VERSION) and other.startswith(VERSION) and other != default
-    assert version_of(PretrainConfig()) == default
+    default = format_version(PretrainConfig())
+    other = format_version(dataclasses.replace(PretrainConfig(), steps=3))
+    assert default.startswith(FORMAT_VERSION) and other.startswith(FORMAT_VERSION) and other != default
+    recipe = Recipe()
+    shorter = dataclasses.replace(recipe, deduction=dataclasses.replace(recipe.deduction, steps=3))
+    assert recipe_version_of(recipe) != recipe_version_of(shorter) == recipe_version_of(shorter)

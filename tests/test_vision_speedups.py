@@ -31,7 +31,7 @@ def test_batched_attention_and_matmul_patches_match_the_stock_tower(tiny_dirs, s
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
-    from agents.vision_speedups import speed_up_vision
+    from tiny_vlm.speedups import speed_up_vision
 
     rng = np.random.default_rng(seed)
     observations = [
@@ -51,7 +51,7 @@ def test_batched_attention_and_matmul_patches_match_the_stock_tower(tiny_dirs, s
 
 def test_models_without_a_qwen2_5_vl_tower_are_left_alone(tiny_dirs) -> None:
     from agents.hf_vlm import HFVLMPolicy
-    from agents.vision_speedups import speed_up_vision
+    from tiny_vlm.speedups import speed_up_vision
 
     llava = HFVLMPolicy(tiny_dirs["llava"], device="cpu")
     before = {name: type(m).forward for name, m in llava.model.named_modules()}

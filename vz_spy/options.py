@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from agents.pretrain_eval import MINIATURE_GAME
+from tiny_vlm.evaluation import MINIATURE_GAME
 from vz_spy.cli import CliError
 
 

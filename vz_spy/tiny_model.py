@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from vz_spy.cli import CliError
 from vz_spy.paths import output_folder
@@ -18,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build a tiny VLM with a locally trained tokenizer and the family's real processor, "
         "saved with save_pretrained so it loads like any Hugging Face model. Nothing is "
         "downloaded. By default its weights are random (the test model); --pretrained trains "
-        "it here, on scenes made on the fly, to describe objects of its picture and to answer"
-        " in the game's format (the default model of train, play and eval; a few to twenty "
-        "minutes on two CPU cores).",
+        "it here by the default model's recipe (tiny_vlm.build): to describe objects of its picture, "
+        "to answer in the game's format and to single out the odd clue. The build is checkpointed: "
+        "run the same command again to resume it (hours on two CPU cores).",
     )
     parser.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
     parser.add_argument("--family", choices=FAMILIES, default="qwen2_5_vl", help="model family (%(default)s)")
@@ -29,7 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pretrained", action="store_true", help="pretrain the qwen2_5_vl model (the default model's recipe)"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="pretraining steps (default: the default model's)"
+        "--steps", type=int, default=None, help="format-phase steps of --pretrained (default: the recipe's)"
+    )
+    parser.add_argument(
+        "--deduction-steps",
+        type=int,
+        default=None,
+        help="deduction-phase steps of --pretrained (default: the recipe's)",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="end this sitting after this many deduction steps, checkpointed; the same command resumes",
     )
     parser.set_defaults(func=run)
 
@@ -39,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     output_folder("--out", args.out, free=True)
     if args.pretrained:
         return _run_pretrained(args)
-    if args.steps is not None:
-        raise CliError("--steps needs --pretrained")
+    if args.steps is not None or args.deduction_steps is not None or args.stop_after is not None:
+        raise CliError("--steps, --deduction-steps and --stop-after need --pretrained")
     from agents.tiny_vlm import build_tiny_vlm
 
     try:
@@ -57,20 +72,57 @@ def _run_pretrained(args: argparse.Namespace) -> int:
 
     if args.family != "qwen2_5_vl":
         raise CliError("--pretrained builds the qwen2_5_vl family only")
-    if args.steps is not None and args.steps < 1:
-        raise CliError(f"--steps must be at least 1, got {args.steps}")
-    out = Path(args.out).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CliError(f"{out} already exists and is not an empty folder")
-    from agents.default_model import build_pretrained
-    from agents.pretrain import PretrainConfig
+    for flag, value in (("--steps", args.steps), ("--deduction-steps", args.deduction_steps)):
+        if value is not None and value < 1:
+            raise CliError(f"{flag} must be at least 1, got {value}")
+    if args.stop_after is not None and args.stop_after < 1:
+        raise CliError(f"--stop-after must be at least 1, got {args.stop_after}")
+    from tiny_vlm.build import CHECKPOINT, Recipe, build, work_folder
 
-    config = PretrainConfig(seed=args.seed)
+    recipe = Recipe()
+    recipe = dataclasses.replace(recipe, format=dataclasses.replace(recipe.format, seed=args.seed))
     if args.steps is not None:
-        config = dataclasses.replace(config, steps=args.steps)
+        recipe = dataclasses.replace(recipe, format=dataclasses.replace(recipe.format, steps=args.steps))
+    if args.deduction_steps is not None:
+        deduction = dataclasses.replace(recipe.deduction, steps=args.deduction_steps)
+        recipe = dataclasses.replace(recipe, deduction=deduction)
+    out = Path(args.out).expanduser()
+    work = work_folder(out.resolve())
+    output_folder("--out", work)
+    if (work / CHECKPOINT).is_file():
+        print(f"resuming the build from its checkpoint in {work}", flush=True)
     try:
-        path = build_pretrained(out, config)
-    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+        with _progress_bar() as on_progress:
+            path = build(out, recipe, on_progress, stop_after=args.stop_after)
+    except (FileExistsError, NotADirectoryError, PermissionError, ValueError) as err:
         raise CliError(str(err)) from err
-    print(f"pretrained tiny qwen2_5_vl VLM (seed {args.seed}, {config.steps} steps) written to {path}")
+    if path is None:
+        print(f"stopped after {args.stop_after} steps; run the same command again to resume from {work}")
+        return 0
+    steps = f"{recipe.format.steps} + {recipe.deduction.steps} steps"
+    print(f"pretrained tiny qwen2_5_vl VLM (seed {args.seed}, {steps}) written to {path}")
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int, dict[str, float]], None]]:
+    """A progress bar on stderr, one task per phase, fed by the build's progress callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("step {task.completed}/{task.total}  loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+    )
+    tasks: dict[str, Any] = {}
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+
+        def update(phase: str, step: int, total: int, losses: dict[str, float]) -> None:
+            name = phase.split(" ")[0]
+            if name not in tasks:
+                tasks[name] = bar.add_task(phase, total=total, completed=step - 1, loss=float("nan"))
+            bar.update(tasks[name], description=phase, completed=step, loss=losses["loss"])
+
+        yield update

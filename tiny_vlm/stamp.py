@@ -1,18 +1,15 @@
-"""A model folder built on first use and kept in a cache, trusted only when its stamp vouches for every file.
+"""A model folder trusted only when its stamp vouches for every file.
 
 The stamp (`vz-spy-stamp.json`, written last) records the builder's version and the size and SHA-256 of
 every file. A folder without a stamp (an interrupted copy), with another version, or with a missing or
-changed file is rebuilt, with a one-line message. Builds happen in a temporary sibling folder that is
-renamed into place only when complete, so an interrupted build never leaves a half-written model.
+changed file is not trusted. Builds happen in a temporary sibling folder that is renamed into place only
+when complete, so an interrupted build never leaves a half-written model.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,33 +79,3 @@ def build_atomically(out: Path, build: Callable[[Path], None]) -> Path:
     with atomic_folder(out, replace=True) as tmp:
         build(tmp)
     return out
-
-
-def cached_build(
-    out: Path, version: str, build: Callable[[Path], None], what: str, extra: dict[str, Any] | None = None
-) -> Path:
-    """`out` when its stamp vouches for it; else build it (stamped with `version`) with a one-line message.
-
-    Processes that ask at once (the ranks of a distributed run) build it once: the first locks the
-    parent folder while it builds (no lock file is left behind), the others wait and then find the
-    folder trusted.
-    """
-    if stamp_problem(out, version) is None:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock = os.open(out.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        problem = stamp_problem(out, version)
-        if problem is None:
-            return out
-        verb = "building" if problem == "not built yet" else f"rebuilding ({problem})"
-        print(f"vz-spy: {verb} {what} in {out}", file=sys.stderr, flush=True)
-
-        def stamped(folder: Path) -> None:
-            build(folder)
-            write_stamp(folder, version, extra)
-
-        return build_atomically(out, stamped)
-    finally:
-        os.close(lock)

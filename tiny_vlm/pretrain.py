@@ -1,6 +1,6 @@
 """Pretrain the tiny VLM on this machine so that it sees and speaks the game's format: the embedded default.
 
-Supervised next-token loss on the answers of `agents.pretrain_data.Teacher` (grounded clues, spy-blind
+Supervised next-token loss on the answers of `tiny_vlm.data.Teacher` (grounded clues, spy-blind
 votes), on exactly the inputs the HF agent samples from (`HFVLMPolicy.encode_batch`, the model's own chat
 template), plus an auxiliary loss that makes the vision tower see: a linear head on each image token
 predicts the colour and shape of the object under it. Scenes come from the miniature world (one or two
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
-from agents.pretrain_data import (
+from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
+from tiny_vlm.data import (
     BACKGROUND_COLOR,
     BACKGROUND_SHAPE,
     MINIATURE,
@@ -34,8 +35,7 @@ from agents.pretrain_data import (
     picture_examples,
     teacher_games,
 )
-from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
-from agents.vision_speedups import speed_up_vision
+from tiny_vlm.speedups import speed_up_vision
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class PretrainConfig:
     token among hundreds of answer tokens, too few to teach the format alone); `shape_weight` weighs the
     vision head's shape term against its colour term (shapes are the hard part). `threads` is torch's
     CPU threads: the same seed, steps and threads give the same model on the same machine. `fast_vision`
-    runs the vision tower through `agents.vision_speedups` (same maths to float rounding, about a tenth
+    runs the vision tower through `tiny_vlm.speedups` (same maths to float rounding, about a tenth
     less time per step; off only to measure that).
     """
 
@@ -106,9 +106,14 @@ class AuxHeads(torch.nn.Module):
 
 
 class Pretrainer:
-    """One model, its aux heads and optimiser; `step` trains on one batch of teacher games."""
+    """One model, its aux heads and optimiser; `step` trains on one batch of teacher games.
 
-    def __init__(self, policy: HFVLMPolicy, config: PretrainConfig) -> None:
+    `lr_factor(step)` scales the learning rate (default: warm-up, then cosine over `config.steps`).
+    """
+
+    def __init__(
+        self, policy: HFVLMPolicy, config: PretrainConfig, lr_factor: Callable[[int], float] | None = None
+    ) -> None:
         self.policy = policy
         self.config = config
         self.model = policy.model
@@ -117,7 +122,7 @@ class Pretrainer:
         self.heads = AuxHeads(self.model.config.get_text_config().hidden_size, config.shape_weight)
         params = list(self.model.parameters()) + list(self.heads.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor or self._lr_factor)
         self.teacher = Teacher(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self._features: list[torch.Tensor] = []
@@ -153,12 +158,15 @@ class Pretrainer:
         return games + votes + pictures + choice_examples(self.rng, cfg.choice_rows_per_step)
 
     def step(self, step: int) -> dict[str, float]:
-        """One optimiser step on this step's examples; returns its mean losses by name.
+        """One optimiser step on this step's examples; returns its mean losses by name."""
+        return self.train_on(self.examples(step))
+
+    def train_on(self, examples: Sequence[Example]) -> dict[str, float]:
+        """One optimiser step on `examples`; returns its mean losses by name.
 
         Rows are sorted by length and run in chunks (gradients accumulate), so short prompts are not
         padded to the length of game prompts.
         """
-        examples = self.examples(step)
         prompts = self.policy.encode_batch([ex.observation for ex in examples])
         targets = [self._ids(ex.target) + [self.eos] for ex in examples]
         owners = [
@@ -208,15 +216,39 @@ class Pretrainer:
         return self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _vote_choices(self, example: Example, target: list[int]) -> _Vote | None:
-        """For a vote naming a player: where its number stands in the target, and the numbers it may name
-        (the example's choices); None for clues and N/A (whose first token differs: "{N" not "{")."""
+        """For a spy-blind vote naming a player: where its number stands in the target, and the numbers it
+        may name (the example's choices); None for clues, for N/A (whose first token differs: "{N" not
+        "{") and for votes that deduce (their `answer` is the label, not a uniform spread)."""
         prefix = len(self._boxed_prefix)
-        if not example.choices or target[:prefix] != self._boxed_prefix:
+        if not example.choices or example.answer is not None or target[:prefix] != self._boxed_prefix:
             return None
-        if example.choices not in self._choice_cache:
-            ids = {self._ids(f"\\boxed{{{p}}}")[prefix] for p in example.choices}
-            self._choice_cache[example.choices] = sorted(ids)
-        return _Vote(prefix, self._choice_cache[example.choices])
+        return _Vote(prefix, self.choice_ids(example.choices))
+
+    def choice_ids(self, choices: tuple[int, ...]) -> list[int]:
+        """The token ids of the player numbers `choices`, as a vote writes them after "\\boxed{"."""
+        if choices not in self._choice_cache:
+            prefix = len(self._boxed_prefix)
+            ids = {self._ids(f"\\boxed{{{p}}}")[prefix] for p in choices}
+            self._choice_cache[choices] = sorted(ids)
+        return self._choice_cache[choices]
+
+    @torch.no_grad()
+    def deduction_accuracy(self, examples: Sequence[Example], chunk: int = 32) -> float:
+        """Share of `examples` whose likeliest listed number, right after "\\boxed{", is their `answer`."""
+        right = 0
+        for start in range(0, len(examples), chunk):
+            part = examples[start : start + chunk]
+            prompts = self.policy.encode_batch([ex.observation for ex in part])
+            prefix = torch.tensor(self._boxed_prefix)
+            batch = stack_inputs([p.extended(prefix) for p in prompts], self.policy.pad_token_id, "right")
+            hidden = self.model.model(**batch).last_hidden_state
+            ends = torch.tensor([len(p) + len(prefix) - 1 for p in prompts])
+            logits = self.model.lm_head(hidden[torch.arange(len(part)), ends])
+            for row, ex in zip(logits, part, strict=True):
+                ids = {self._ids(f"\\boxed{{{p}}}")[len(prefix)]: p for p in ex.choices}
+                best = max(ids, key=lambda i: float(row[i]))
+                right += ids[best] == ex.answer
+        return right / max(1, len(examples))
 
     def _word_targets(self, example: Example, owner: np.ndarray) -> list[list[int]]:
         """Per object cell, the token ids of its object's words as a clue writes them ([] for background)."""

@@ -13,17 +13,18 @@ varied player counts and answer lists) teach a vote to name one of the numbers i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from agents.base import Policy, decode_scene
+from agents.base import Clue, Policy, decode_history, decode_role, decode_scene
 from vz_env import spy_v0
 from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
 from vz_env.prompts import VOTE_PROMPT, boxed_numbers, other_players
-from vz_env.turn import Phase
+from vz_env.turn import Phase, Role
 
 BACKGROUND_COLOR = len(COLORS)
 BACKGROUND_SHAPE = len(SHAPES)
@@ -33,13 +34,15 @@ _SHAPE_INDEX = {name: i for i, name in enumerate(SHAPES)}
 
 @dataclass
 class Example:
-    """One supervised turn: what the player saw, the answer it should give, its own scene objects and, for a
-    vote, the player numbers it may name."""
+    """One supervised turn: what the player saw, the answer it should give, its own scene objects, for a
+    vote the player numbers it may name and, for a vote that deduces, the player its clues single out
+    (`answer`: the label held-out accuracy is measured against; the target may be a noisy guess)."""
 
     observation: Mapping[str, Any]
     target: str
     objects: list[dict[str, Any]]
     choices: tuple[int, ...] = ()
+    answer: int | None = None
 
 
 def scene_objects(observation: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -98,24 +101,58 @@ def patch_labels(objects: list[dict[str, Any]], owner: np.ndarray) -> np.ndarray
     return np.stack([colors[owner], shapes[owner]], axis=1)
 
 
+def odd_player(clues: Sequence[Clue], voter: int) -> int | None:
+    """The one other player whose clues most often differ from their round's majority, or None (nobody
+    stands out, a tie, or the voter itself is the odd one): what a voter who compares clues would name."""
+    odd: Counter[int] = Counter()
+    for round_ in sorted({c.round for c in clues}):
+        said = [c for c in clues if c.round == round_]
+        ranked = Counter(c.clue for c in said).most_common(2)
+        if len(ranked) == 2 and ranked[0][1] > ranked[1][1]:
+            odd.update(c.player for c in said if c.clue != ranked[0][0])
+    if not odd:
+        return None
+    most = max(odd.values())
+    singled = [p for p, n in odd.items() if n == most]
+    return singled[0] if len(singled) == 1 and singled[0] != voter else None
+
+
 class Teacher(Policy):
-    """Plays games with grounded clues and spy-blind votes, recording each turn as an `Example`."""
+    """Plays games with grounded clues and spy-blind votes, recording each turn as an `Example`.
+
+    With `deduce` set, a voter not told it is the spy names the player whose clues are the odd ones out
+    (`odd_player`; N/A when none is), except for a share `label_noise` of votes, drawn spy-blind.
+    """
 
     name = "pretrain-teacher"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, label_noise: float = 0.0) -> None:
         self.examples: list[Example] = []
+        self.deduce = False
+        self.label_noise = label_noise
         self._rng = np.random.default_rng(seed)
 
     def act(self, observation: Mapping[str, Any]) -> str:
         objects = scene_objects(observation)
+        answer = None
         if observation["phase"] == Phase.CLUE:
             target, choices = clue_target(objects, observation["round"]), ()
         else:
-            choices = other_players(observation["seat"] + 1, observation["num_players"])
-            target = choice_target(choices, self._rng)
-        self.examples.append(Example(observation, target, objects, choices))
+            seat = observation["seat"] + 1
+            choices = other_players(seat, observation["num_players"])
+            if self.deduce and decode_role(observation) != Role.SPY:
+                answer = odd_player(decode_history(observation), seat)
+                noisy = self._rng.random() < self.label_noise
+                target = choice_target(choices, self._rng) if noisy else boxed_answer(answer)
+            else:
+                target = choice_target(choices, self._rng)
+        self.examples.append(Example(observation, target, objects, choices, answer))
         return target
+
+
+def boxed_answer(player: int | None) -> str:
+    """A vote naming `player`, or N/A for None."""
+    return "\\boxed{" + ("N/A" if player is None else str(player)) + "}"
 
 
 @dataclass(frozen=True)
@@ -194,11 +231,13 @@ def teacher_games(
     rng: np.random.Generator,
     num_games: int,
     votes_only: bool = False,
+    clues_only: bool = False,
 ) -> list[Example]:
     """The examples of `num_games` games at a curriculum level, with a few players and role settings mixed in.
 
     Most games are the default game (4 players, roles revealed); some have 3 or 5 players or hidden roles,
-    so that the vote format does not hang on one prompt. `votes_only` keeps only the decision turns.
+    so that the vote format does not hang on one prompt. `votes_only` keeps only the decision turns,
+    `clues_only` only the clue turns.
     """
     source = level.source()
     teacher.examples = []
@@ -213,4 +252,6 @@ def teacher_games(
             observations, *_ = env.step(actions)
     if votes_only:
         return [ex for ex in teacher.examples if ex.observation["phase"] != Phase.CLUE]
+    if clues_only:
+        return [ex for ex in teacher.examples if ex.observation["phase"] == Phase.CLUE]
     return teacher.examples

@@ -132,17 +132,11 @@ def split_vision_inputs(
     return [{key: parts[i].clone() for key, parts in pieces.items()} for i in range(count)]
 
 
-def load_vlm(
-    path: str | os.PathLike[str] | None, device: str | torch.device, dtype: torch.dtype
-) -> tuple[Any, Any]:
-    """Model and processor of a local VLM folder (None: the pretrained tiny VLM); never downloads."""
+def load_vlm(path: str | os.PathLike[str], device: str | torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
+    """Model and processor of a local VLM folder; never downloads."""
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
 
-    if path is None:
-        from tiny_vlm.shipped import shipped_model_path
-
-        path = shipped_model_path()
     folder = Path(path).expanduser()
     if not folder.exists():
         raise ModelLoadError(f"model path {folder} does not exist")
@@ -196,7 +190,7 @@ class HFVLMPolicy(Policy):
 
     def __init__(
         self,
-        model_path: str | os.PathLike[str] | None = None,
+        model_path: str | os.PathLike[str],
         *,
         temperature: float = 0.8,
         top_p: float = 1.0,

@@ -1,5 +1,6 @@
-"""Policies by name, so the CLI and configs can say `scene`, `random`, `tiny`, a folder, `vllm:...` or
-`openai:MODEL@URL;...` (a served model; grammar in agents.endpoint_spec)."""
+"""Policies by name, so the CLI and configs can say `scene`, `random`, a folder, `vllm:...` or
+`openai:MODEL@URL;...` (a served model; grammar in agents.endpoint_spec). The shipped tiny VLM (`tiny`)
+is resolved to its folder above agents, by `algorithms.players.load_player`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ VLLM_PREFIX = "vllm:"
 
 
 def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy:
-    """A policy from a spec: a bot name, `tiny` (the built-in tiny VLM), a Hugging Face model folder,
-    `vllm:tiny` / `vllm:FOLDER` for the same served by vLLM (the `vllm` extra), or `openai:MODEL@URL;...`
+    """A policy from a spec: a bot name, a Hugging Face model folder, `vllm:FOLDER` for the same served
+    by vLLM (the `vllm` extra), or `openai:MODEL@URL;...`
     for a model behind an OpenAI-compatible endpoint (its sampling settings come from the spec).
 
     A spec that does not parse or names an unset key variable raises ValueError; an endpoint that is not
@@ -37,14 +38,14 @@ def load_policy(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy
         from agents.vllm_vlm import VLLMPolicy
 
         model = spec.removeprefix(VLLM_PREFIX)
-        if model != "tiny" and not Path(model).exists():
-            raise ValueError(f"policy {spec!r}: {model!r} is not 'tiny' or an existing model folder")
+        if not Path(model).exists():
+            raise ValueError(f"policy {spec!r}: {model!r} is not an existing model folder")
         vllm_kwargs = {k: v for k, v in vlm_kwargs.items() if k != "device"}
-        policy = VLLMPolicy(None if model == "tiny" else model, seed=seed, **vllm_kwargs)
-    elif spec == "tiny" or Path(spec).exists():
+        policy = VLLMPolicy(model, seed=seed, **vllm_kwargs)
+    elif Path(spec).exists():
         from agents.hf_vlm import HFVLMPolicy
 
-        policy = HFVLMPolicy(None if spec == "tiny" else spec, seed=seed, **vlm_kwargs)
+        policy = HFVLMPolicy(spec, seed=seed, **vlm_kwargs)
     else:
         raise ValueError(
             f"policy {spec!r} is not one of {', '.join(BOT_NAMES)}, 'tiny', an existing model folder, "

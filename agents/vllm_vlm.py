@@ -36,12 +36,8 @@ from agents.hf_vlm import (
 SEED_BOUND = 2**31
 
 
-def resolve_model_path(model_path: str | os.PathLike[str] | None) -> Path:
-    """A local model folder (None: the pretrained tiny VLM), checked as load_vlm checks it."""
-    if model_path is None:
-        from tiny_vlm.shipped import shipped_model_path
-
-        model_path = shipped_model_path()
+def resolve_model_path(model_path: str | os.PathLike[str]) -> Path:
+    """A local model folder, checked as load_vlm checks it."""
     folder = Path(model_path).expanduser().resolve()
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"model path {folder} is not a Hugging Face model folder (no config.json)")
@@ -66,7 +62,7 @@ class VLLMPolicy(Policy):
 
     def __init__(
         self,
-        model_path: str | os.PathLike[str] | None = None,
+        model_path: str | os.PathLike[str],
         *,
         temperature: float = 0.8,
         top_p: float = 1.0,

@@ -77,11 +77,9 @@ def _load_base(model_path: str | None) -> tuple[Any, Any, Path]:
     """The run's base model (in the dtype it was saved in) and processor, on the CPU."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    if model_path is None:  # the run trained the default model: the pretrained tiny VLM
-        from tiny_vlm.shipped import shipped_model_path
+    from tiny_vlm.world import resolve_model
 
-        model_path = str(shipped_model_path())
-    base = Path(model_path).expanduser()
+    base = Path(resolve_model(model_path)).expanduser()  # None: the run trained the shipped tiny VLM
     if not (base / "config.json").is_file():
         raise ValueError(f"the run's base model {base} is not a Hugging Face model folder")
     model = AutoModelForImageTextToText.from_pretrained(base, dtype="auto", local_files_only=True)

@@ -72,9 +72,12 @@ def train(
 
     `stop_after` ends the call after that many iterations in total (the run can be resumed later).
     """
+    import torch
+
     from agents.hf_vlm import HFVLMPolicy
     from algorithms.sharding import check_setup
     from algorithms.trainer import Trainer, default_accelerator
+    from tiny_vlm.world import resolve_model
 
     run_dir = Path(run_dir)
     if resume:
@@ -88,9 +91,12 @@ def train(
         raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     trainer_cfg = SPOConfig.from_dict(config["trainer"])
     processes = accelerator.num_processes if accelerator else None
-    check_setup(trainer_cfg.finetune, processes, trainer_cfg.rollout_backend)
+    check_setup(trainer_cfg, processes)
     accelerator = accelerator or default_accelerator()
-    policy = HFVLMPolicy(config["model"], seed=trainer_cfg.seed, device=accelerator.device)
+    # bf16 mixed precision keeps fp32 weights in the shards: load them in fp32.
+    dtype = torch.float32 if trainer_cfg.mixed_precision == "bf16" else None
+    model = resolve_model(config["model"])
+    policy = HFVLMPolicy(model, seed=trainer_cfg.seed, device=accelerator.device, dtype=dtype)
     trainer = Trainer(policy, trainer_cfg, config["env"], accelerator)
     main = trainer.accelerator.is_main_process
     existed = run_dir.is_dir()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from agents.base import Policy
+from agents.hf_quiet import quiet_hf
 from agents.scripted import SceneBot
 from algorithms.rollout import play_games
 from algorithms.sft_config import SFTConfig
@@ -169,7 +170,7 @@ def format_report(
 def save_model_folder(policy: Any, out: str | Path, metadata: Mapping[str, Any]) -> Path:
     """Model, processor and `sft.json` into `out`, atomically: a temp folder beside it, then a rename."""
     out = free_folder(out)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out) as tmp, quiet_hf():
         policy.model.save_pretrained(tmp)
         policy.processor.save_pretrained(tmp)
         (tmp / "sft.json").write_text(json.dumps(dict(metadata), indent=2, default=repr) + "\n")
@@ -189,10 +190,11 @@ def warm_start(
     the time taken.
     """
     from agents.hf_vlm import HFVLMPolicy
+    from tiny_vlm.world import resolve_model
 
     out = free_folder(out)
     start = time.perf_counter()
-    policy = HFVLMPolicy(model_path, seed=config.seed)
+    policy = HFVLMPolicy(resolve_model(None if model_path is None else str(model_path)), seed=config.seed)
     examples = teacher_examples(config.games, config.seed, env_kwargs)
     losses = train_format(policy, examples, config, on_step)
     summary = {

@@ -37,6 +37,7 @@ def run_policies(run_dir: Path, config: Mapping[str, Any]) -> tuple[Policy, Poli
     """The run's latest checkpoint (adapters merged) and its starting model, sampling as the run did."""
     from agents.hf_vlm import HFVLMPolicy
     from algorithms.export import export_run
+    from tiny_vlm.world import resolve_model
 
     trainer = config["trainer"]
     sampling = {
@@ -48,7 +49,7 @@ def run_policies(run_dir: Path, config: Mapping[str, Any]) -> tuple[Policy, Poli
     }
     with tempfile.TemporaryDirectory(prefix="vz-versus-start-") as tmp:
         trained = HFVLMPolicy(export_run(run_dir, Path(tmp) / "trained"), **sampling)
-    start = HFVLMPolicy(config["model"], **sampling)
+    start = HFVLMPolicy(resolve_model(config["model"]), **sampling)
     trained.label, start.label = "trained", "start"
     return trained, start
 

@@ -27,10 +27,11 @@ from typing import Any
 import torch
 import transformers
 
+from algorithms.presets import PRESETS
 from algorithms.run import run_config, train
 from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
-from vz_spy.train import PRESETS, VERSUS_GAMES
+from vz_spy.train import VERSUS_GAMES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

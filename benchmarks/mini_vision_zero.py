@@ -37,15 +37,16 @@ import transformers
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.detection import detection_test
+from algorithms.presets import PRESETS
 from algorithms.probe import probe_report
 from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.trainer import Trainer
 from algorithms.versus_start import versus_start
+from tiny_vlm import resolve_model
 from vz_env.atomic import atomic_write_text
 from vz_env.config import SpyConfig
 from vz_env.data import resolve_source
 from vz_env.probe import ProbeQuestion, probe_questions
-from vz_spy.train import PRESETS
 
 ARMS = ("iterative-spo", "grpo-decision", "selfplay-clue", "none")
 ABLATION = "no-role-adv"
@@ -115,7 +116,7 @@ def run_arm(
 ) -> dict:
     """Train one arm from the start (unless `none`) and measure it, probing with `questions`."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
-    policy = HFVLMPolicy(args.model, seed=seed, **sampling(config))
+    policy = HFVLMPolicy(resolve_model(args.model), seed=seed, **sampling(config))
     began, cpu = time.perf_counter(), time.process_time()
     stages: list[str] = []
     if arm != "none":
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
     wall, cpu = time.perf_counter(), time.process_time()
     reference = arm_config("none", args.iterations, 0, args.games_per_iter)
-    start = HFVLMPolicy(args.model, seed=12345, **sampling(reference))
+    start = HFVLMPolicy(resolve_model(args.model), seed=12345, **sampling(reference))
     params = sum(p.numel() for p in start.model.parameters())
     print(
         f"start: {start.model.name_or_path} ({params / 1e6:.2f} M parameters); {args.iterations} "

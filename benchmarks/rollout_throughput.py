@@ -33,6 +33,7 @@ import torch
 from agents.base import Policy
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.rollout import play_games
+from tiny_vlm.world import resolve_model
 from vz_env import spy_v0
 
 
@@ -119,7 +120,7 @@ def load_average() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def vllm_policy(hf: HFVLMPolicy, model: str | None, max_new_tokens: int, seed: int) -> Policy:
+def vllm_policy(hf: HFVLMPolicy, model: str, max_new_tokens: int, seed: int) -> Policy:
     """A vLLM engine on the HF policy's model folder, with its sampling settings and dtype."""
     from agents.vllm_vlm import VLLMPolicy
 
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--vllm", action="store_true", help="compare HF lock-step with vLLM instead")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    args.model = resolve_model(args.model)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     policy = HFVLMPolicy(

@@ -5,11 +5,12 @@ from collections import defaultdict
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.rollout import play_games
+from tiny_vlm import resolve_model
 from vz_spy.options import default_images
 
-path = sys.argv[1] if len(sys.argv) > 1 else None  # None: the pretrained tiny VLM, in its own world
-policy = HFVLMPolicy(path, max_new_tokens=32, seed=0)
-world = {"images": default_images([path or "tiny"])}
+path = sys.argv[1] if len(sys.argv) > 1 else "tiny"  # the shipped tiny VLM, in its own world
+policy = HFVLMPolicy(resolve_model(path), max_new_tokens=32, seed=0)
+world = {"images": default_images([path])}
 rollout = play_games(policy, num_games=8, seed=0, group_size=4, env_kwargs=world)
 print(f"{len(rollout.games)} games, {len(rollout.samples)} samples, {rollout.tokens} generated tokens")
 

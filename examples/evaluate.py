@@ -2,8 +2,8 @@
 
 import argparse
 
-from agents.registry import load_policy
 from algorithms.evaluate import evaluate
+from algorithms.players import load_player
 from vz_spy.options import default_images
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -15,7 +15,7 @@ args = parser.parse_args()
 # Each seed is played twice, once with A holding the spy seat and once with B, so both sides see both roles.
 # Where the tiny VLM plays, the games are in its own world (the miniature scenes), as in `vz-spy eval`.
 world = {"images": default_images([args.a, args.b])}
-policy_a, policy_b = load_policy(args.a, seed=0), load_policy(args.b, seed=1)
+policy_a, policy_b = load_player(args.a, seed=0), load_player(args.b, seed=1)
 report = evaluate(policy_a, policy_b, num_games=args.games, seed=0, env_kwargs=world)
 print(f"{args.a} (A) vs {args.b} (B), {report['games']} games, 95% Wilson intervals")
 for side, spec in (("A", args.a), ("B", args.b)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,11 +137,13 @@ def test_eos_ends_the_completion_and_is_kept_once(tiny_dirs) -> None:
         assert policy.tokenizer.eos_token not in g.text
 
 
-@pytest.mark.slow
-def test_default_model_is_the_pretrained_tiny_qwen(pretrained_path) -> None:
-    policy = HFVLMPolicy(max_new_tokens=4)
+def test_tiny_names_the_shipped_qwen_model() -> None:
+    from algorithms.players import load_player
+    from tiny_vlm.shipped import shipped_model_path
+
+    policy = load_player("tiny", max_new_tokens=4)
     assert type(policy.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
-    assert policy.model.name_or_path == pretrained_path
+    assert Path(policy.model.name_or_path) == shipped_model_path() and policy.label == "tiny"
     assert policy.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 

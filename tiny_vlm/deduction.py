@@ -49,7 +49,7 @@ class DeductionConfig:
     eval_every: int = 50
     eval_rows: int = 200
     eval_games: int = 80
-    label_noise: float = 0.3
+    label_noise: float = 0.4
     vote_games_per_step: int = 4
     clue_games_per_step: int = 1
     pictures_per_step: int = 16

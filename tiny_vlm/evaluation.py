@@ -11,26 +11,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.base import Policy, decode_scene
+from tiny_vlm.world import WORLD
 from vz_env import spy_v0
 from vz_env.grounding import is_grounded
 from vz_env.parsing import parse_clue, parse_vote
 from vz_env.turn import Phase
 
 HELD_OUT_SEED = 1_000_000_000
-MINIATURE_GAME = {"images": "clevr-mini"}  # env settings of the default model's world
 
 
 def format_report(
     policy: Policy,
     num_games: int = 200,
     seed: int = HELD_OUT_SEED,
-    env_kwargs: Mapping[str, Any] = MINIATURE_GAME,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, float]:
     """Shares of valid clues, well-formed votes (N/A included), N/A votes and grounded clues.
 
     The games are played in the miniature world (the default model's) unless `env_kwargs` say otherwise.
     """
-    envs = [spy_v0.parallel_env(**dict(env_kwargs)) for _ in range(num_games)]
+    settings = dict(env_kwargs) if env_kwargs is not None else {"images": WORLD}
+    envs = [spy_v0.parallel_env(**settings) for _ in range(num_games)]
     observations = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     counts = {"clues": 0, "valid_clues": 0, "grounded": 0, "votes": 0, "valid_votes": 0, "na": 0}
     while any(env.agents for env in envs):

@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.registry import load_policy
     from algorithms.evaluate import evaluate
+    from algorithms.players import load_player
     from vz_env.atomic import atomic_write_text
 
     if args.games < 1 or args.batch < 1:
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         output_file("--json", args.json)
     env_kwargs = env_kwargs_from(args, [args.a, args.b])
     try:
-        policy_a = load_policy(args.a, seed=args.seed)
-        policy_b = load_policy(args.b, seed=args.seed + 1)
+        policy_a = load_player(args.a, seed=args.seed)
+        policy_b = load_player(args.b, seed=args.seed + 1)
     except ValueError as err:
         raise CliError(str(err)) from None
     from rich.console import Console

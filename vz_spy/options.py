@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tiny_vlm.evaluation import MINIATURE_GAME
+from tiny_vlm import world as tiny
 from vz_spy.cli import CliError
 
 
@@ -18,15 +18,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-TINY_MODEL_IMAGES = MINIATURE_GAME["images"]  # the world the built-in tiny VLM is pretrained in and plays
-TINY_SPECS = frozenset({"tiny", "vllm:tiny"})
-
-
 def default_images(policies: list[str | None]) -> str:
-    """The --images default: the tiny VLM's own world when it plays (a spec in TINY_SPECS), else clevr."""
+    """The --images default: the tiny VLM's own world when it plays (a spec in tiny.NAMES), else clevr."""
     from vz_env.config import SpyConfig
 
-    return TINY_MODEL_IMAGES if TINY_SPECS.intersection(policies) else SpyConfig.images
+    return tiny.WORLD if tiny.NAMES.intersection(policies) else SpyConfig.images
 
 
 def images_help() -> str:
@@ -35,7 +31,7 @@ def images_help() -> str:
     from vz_env.settings import field_help
 
     return (
-        f"{field_help(SpyConfig, 'images')} (default: {TINY_MODEL_IMAGES}, the built-in tiny VLM's own "
+        f"{field_help(SpyConfig, 'images')} (default: {tiny.WORLD}, the built-in tiny VLM's own "
         f"world, when it plays; else {SpyConfig.images})"
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.endpoint_spec import is_endpoint_spec
+from tiny_vlm import world as tiny
 from vz_env.config import SpyConfig
 from vz_env.render import (
     describe_change,
@@ -22,7 +23,7 @@ from vz_env.render import (
 )
 from vz_env.turn import Phase
 from vz_spy.cli import CliError
-from vz_spy.options import TINY_SPECS, default_images, images_help
+from vz_spy.options import default_images, images_help
 from vz_spy.paths import output_folder
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise CliError("--bots and --model exclude each other: the model plays every other seat")
     if (
         args.model is not None
-        and args.model not in TINY_SPECS
+        and args.model not in tiny.NAMES
         and not is_endpoint_spec(args.model)
         and not Path(args.model.removeprefix("vllm:")).expanduser().is_dir()
     ):
@@ -172,7 +173,7 @@ def seat_policies(
 ) -> dict[str, Policy]:
     """Who plays each seat: the person, and bots or one shared model everywhere else."""
     from agents.human import HumanAgent
-    from agents.registry import load_policy
+    from algorithms.players import load_player
 
     model = load_model(args.model, seed, console) if args.model is not None else None
     policies: dict[str, Policy] = {}
@@ -181,7 +182,7 @@ def seat_policies(
             policies[agent] = HumanAgent(console, image_width=args.image_width, save_images=args.save_images)
         else:
             policies[agent] = (
-                model if model is not None else load_policy(args.bots or DEFAULT_BOTS, seed=seed + 1 + index)
+                model if model is not None else load_player(args.bots or DEFAULT_BOTS, seed=seed + 1 + index)
             )
     return policies
 
@@ -189,14 +190,15 @@ def seat_policies(
 def load_model(path: str, seed: int, console: Console) -> Policy:
     """The --model VLM (torch is imported only here); a bad folder becomes a one-line CLI error."""
     from agents.hf_vlm import HFVLMPolicy
-    from agents.registry import VLLM_PREFIX, load_policy
+    from agents.registry import VLLM_PREFIX
+    from algorithms.players import load_player
 
     with console.status(f"Loading model {path} ..."):
         try:
-            if path.startswith(VLLM_PREFIX) or path in TINY_SPECS or is_endpoint_spec(path):
-                return load_policy(path, seed=seed)
+            if path.startswith(VLLM_PREFIX) or path in tiny.NAMES or is_endpoint_spec(path):
+                return load_player(path, seed=seed)
             return HFVLMPolicy(path, seed=seed)
-        except ValueError as err:  # ModelLoadError, a vllm: spec naming no folder, a bad openai: spec
+        except ValueError as err:  # a bad folder, damaged shipped weights, a bad vllm: or openai: spec
             raise CliError(str(err)) from None
 
 

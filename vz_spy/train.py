@@ -8,46 +8,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from algorithms.train_config import DEFAULT_LORA_TARGETS
+from algorithms.presets import DEFAULT_PRESET, PRESETS
 from vz_spy.cli import CliError
-from vz_spy.options import TINY_MODEL_IMAGES
 from vz_spy.paths import output_folder
 
-# LoRA on the output head too: a tiny model's vote tokens move much faster with it.
-TINY_LORA_TARGETS = f"({DEFAULT_LORA_TARGETS})|lm_head"
-PRESETS: dict[str, dict[str, Any]] = {
-    # The main job: the pretrained tiny VLM on the ordinary game, about ten minutes on two CPU cores.
-    # Both stages train: the stage patience (docs/spec.md s6's P, 10 here rather than the paper's 20) ends a
-    # stage that no threshold ends, and bias-corrected EMAs let the thresholds act from the start.
-    "tiny": {
-        "trainer": {
-            "iterations": 30,
-            "games_per_iter": 8,
-            "group_size": 8,
-            "max_new_tokens": 16,
-            "learning_rate": 1e-3,
-            "lr_schedule": "constant",
-            "warmup_ratio": 0.0,
-            "lora_targets": TINY_LORA_TARGETS,
-            "min_stage_iters": 3,
-            "stage_patience": 10,
-            "stage_ema_bias_correction": True,
-            "checkpoint_every": 10,
-        },
-        # The miniature world, the pretrained tiny VLM's (vz_env.data.scenes.miniature_world). An
-        # abstention scores like a wrong vote (the paper: -0.5): the tiny start's blind votes name the
-        # spy less often than -0.5 pays for, so it would first learn to abstain, which loses games.
-        "env": {"images": TINY_MODEL_IMAGES, "reward_abstain": -1.0},
-    },
-    "paper": {"trainer": {"iterations": 100, "games_per_iter": 32, "max_new_tokens": 512}, "env": {}},
-}
 FLAG_FIELDS = {
     "iterations": "iterations",
     "games_per_iter": "games_per_iter",
     "seed": "seed",
     "rollout_backend": "rollout_backend",
+    "mixed_precision": "mixed_precision",
+    "activation_checkpointing": "activation_checkpointing",
+    "cpu_offload": "cpu_offload",
 }
-FLAG_TYPES = {"rollout_backend": str}  # the other flags take ints
+# The other flags take ints; a bool flag has a --no- form too.
+FLAG_TYPES = {
+    "rollout_backend": str,
+    "mixed_precision": str,
+    "activation_checkpointing": bool,
+    "cpu_offload": bool,
+}
 VERSUS_GAMES = 200
 
 
@@ -75,11 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model", default=None, help="local Hugging Face VLM folder (default: the pretrained tiny VLM)"
     )
     for flag, name in FLAG_FIELDS.items():
+        kind = FLAG_TYPES.get(name, int)
+        parse = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
         parser.add_argument(
-            f"--{flag.replace('_', '-')}",
-            type=FLAG_TYPES.get(name, int),
-            default=None,
-            help=describe(SPOConfig, name),
+            f"--{flag.replace('_', '-')}", default=None, help=describe(SPOConfig, name), **parse
         )
     parser.add_argument("--out", default=None, help="run folder (default runs/ALGO-YYYYmmdd-HHMMSS)")
     parser.add_argument(
@@ -116,7 +95,7 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
     from algorithms.run import run_config
     from algorithms.train_config import ALGORITHMS, SPOConfig
 
-    preset = PRESETS[args.preset or "tiny"]
+    preset = PRESETS[args.preset or DEFAULT_PRESET]
     data = read_config_file(args.config) if args.config else {}
     algo = args.algo or data.get("algo") or "iterative-spo"
     model = args.model or data.get("model")

@@ -47,7 +47,7 @@ def save_checkpoint(
         if sharded is not None:
             Path(sharded).rename(tmp / SHARDED)
         elif hasattr(model, "peft_config"):
-            model.save_pretrained(tmp / "adapter")
+            model.save_pretrained(tmp / "adapter", save_embedding_layers=False)  # the base's are unchanged
         else:
             torch.save(model.state_dict(), tmp / "model.pt")
         torch.save({**state, "iteration": iteration, "rng": rng_states()}, tmp / "state.pt")

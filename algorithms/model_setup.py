@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from agents.hf_quiet import quiet_hf
 from algorithms.sharding import gathered, shard, shards_models
 from algorithms.train_config import SPOConfig
 
@@ -34,7 +35,8 @@ def make_trainable(model: Any, config: SPOConfig) -> Any:
         init_lora_weights=True,
     )
     try:
-        return get_peft_model(model, lora)
+        with quiet_hf():
+            return get_peft_model(model, lora)
     except ValueError as err:
         raise ValueError(f"lora_targets {config.lora_targets!r} matched no usable module: {err}") from None
 

@@ -1,4 +1,4 @@
-"""Dependencies point one way (vz_spy -> algorithms -> tiny_vlm -> agents -> vz_env); light commands stay light."""
+"""Dependencies point one way (vz_spy -> algorithms -> tiny_vlm -> agents -> vz_env); light stays light."""
 
 from __future__ import annotations
 

@@ -305,3 +305,13 @@ def test_the_stamp_version_changes_with_the_recipe() -> None:
     recipe = Recipe()
     shorter = dataclasses.replace(recipe, deduction=dataclasses.replace(recipe.deduction, steps=3))
     assert recipe_version_of(recipe) != recipe_version_of(shorter) == recipe_version_of(shorter)
+
+
+def test_the_held_out_report_reads_the_games_own_turns() -> None:
+    from agents.scripted import RandomAgent, SceneBot
+    from tiny_vlm.evaluation import format_report
+
+    scene, blind = format_report(SceneBot(seed=0), 20), format_report(RandomAgent(seed=0), 20)
+    assert scene["clues"] == blind["clues"] == 160 and scene["civilian_votes"] == 60
+    assert scene["valid_clue_rate"] == scene["grounding_rate"] == 1.0 and blind["grounding_rate"] < 0.3
+    assert scene["civilian_spy_rate"] > blind["civilian_spy_rate"]

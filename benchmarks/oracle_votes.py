@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from tiny_vlm.shipped import shipped_model_path
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
-from tiny_vlm.pretrain import PretrainConfig, Pretrainer
-from tiny_vlm.data import MINIATURE, Example, SceneLevel, Teacher
 from algorithms.evaluate import wilson_interval
+from tiny_vlm.data import MINIATURE, Example, SceneLevel, Teacher
+from tiny_vlm.pretrain import PretrainConfig, Pretrainer
+from tiny_vlm.shipped import shipped_model_path
 from vz_env import spy_v0
 from vz_env.turn import Phase, Role
 

@@ -1,7 +1,7 @@
-"""Pretraining curve of the default tiny VLM: clue grounding and format validity against training minutes.
+"""Format-phase curve of the default tiny VLM's recipe: clue grounding and format validity against minutes.
 
-Runs the default model's pretraining (`tiny_vlm.shipped.build_pretrained`, the same build as the
-cached default) and, every --eval-every steps, plays --eval-games held-out games with the model in every
+Runs the recipe's format phase (`tiny_vlm.pretrain.pretrain`, the first phase of `tiny_vlm.build`; the
+deduction phase's curve is in the shipped model's stamp) and, every --eval-every steps, plays --eval-games held-out games with the model in every
 seat (temperature 0.8, as in play). Prints the parameter count and image tokens per picture, then one row
 per evaluation: step, wall and CPU minutes of training so far (evaluation excluded), answer / vision /
 word losses, valid clues, well-formed votes, N/A votes, grounded clues. With --out the model is kept.
@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tiny_vlm.shipped import build_pretrained
 from agents.hf_vlm import HFVLMPolicy
-from tiny_vlm.pretrain import PretrainConfig
 from tiny_vlm.evaluation import format_report
+from tiny_vlm.pretrain import PretrainConfig, pretrain
 
 
 def image_tokens(policy: HFVLMPolicy) -> int:
@@ -83,7 +82,7 @@ def main() -> None:
     curve = Curve(config.steps, args.eval_every, args.eval_games)
     with tempfile.TemporaryDirectory() as scratch:
         out: Any = Path(args.out) if args.out else Path(scratch) / "model"
-        build_pretrained(out, config, curve)
+        pretrain(out, config, curve)
     print(f"total wall {(time.perf_counter() - curve.start_wall) / 60:.2f} min", flush=True)
 
 

@@ -31,8 +31,8 @@ def main() -> None:
     import torch
 
     from agents.hf_vlm import HFVLMPolicy, stack_inputs
-    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
     from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
+    from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as start:

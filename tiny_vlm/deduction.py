@@ -39,7 +39,7 @@ class DeductionConfig:
     `pictures_per_step` short-prompt pictures and `choice_rows_per_step` choice rows.
     """
 
-    steps: int = 1500
+    steps: int = 1200
     learning_rate: float = 1e-3
     warmup_steps: int = 25
     decay_share: float = 0.2

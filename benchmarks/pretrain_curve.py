@@ -1,10 +1,11 @@
 """Format-phase curve of the default tiny VLM's recipe: clue grounding and format validity against minutes.
 
 Runs the recipe's format phase (`tiny_vlm.pretrain.pretrain`, the first phase of `tiny_vlm.build`; the
-deduction phase's curve is in the shipped model's stamp) and, every --eval-every steps, plays --eval-games held-out games with the model in every
-seat (temperature 0.8, as in play). Prints the parameter count and image tokens per picture, then one row
-per evaluation: step, wall and CPU minutes of training so far (evaluation excluded), answer / vision /
-word losses, valid clues, well-formed votes, N/A votes, grounded clues. With --out the model is kept.
+deduction phase's curve is in the shipped model's stamp) and, every --eval-every steps, plays --eval-games
+held-out games with the model in every seat (temperature 0.8, as in play). Prints the parameter count and
+image tokens per picture, then one row per evaluation: step, wall and CPU minutes of training so far
+(evaluation excluded), answer / vision / word losses, valid clues, well-formed votes, N/A votes, grounded
+clues. With --out the model is kept.
 
     nice python benchmarks/pretrain_curve.py [--eval-every 100] [--eval-games 200] [--out DIR]
 """

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from agents.hf_quiet import quiet_hf
-from algorithms.sharding import gathered, shard, shards_models
+from algorithms.recompute import recompute_blocks
+from algorithms.sharding import gathered, layer_classes, shard, shards_models
 from algorithms.train_config import SPOConfig
 
 
@@ -67,20 +68,24 @@ def prepare_model(model: Any, config: SPOConfig) -> tuple[Any, Reference]:
     """The trainable model and its reference; a reference copy is taken before any adapter is added.
 
     Adapter initialisation draws from a generator seeded with `config.seed`, so the same config gives
-    the same starting adapters whatever ran before in the process. Full fine-tuning under an FSDP2 launch
-    shards both the model and its reference copy (before the optimizer sees the parameters).
+    the same starting adapters whatever ran before in the process. Activation checkpointing recomputes the
+    trained model's blocks (not the reference's: it never runs backward). Full fine-tuning under an FSDP2
+    launch shards both the model and its reference copy (before the optimizer sees the parameters).
     """
     frozen_copy = None
     if config.reference == "copy":
         frozen_copy = copy.deepcopy(model).eval()
         for parameter in frozen_copy.parameters():
             parameter.requires_grad_(False)
+    if config.activation_checkpointing:
+        recompute_blocks(model, layer_classes(model))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         trainable = make_trainable(model, config)
     if config.finetune == "full" and shards_models():
-        trainable = shard(trainable)
-        frozen_copy = shard(frozen_copy, frozen=True)
+        memory = {"bf16": config.mixed_precision == "bf16", "cpu_offload": config.cpu_offload}
+        trainable = shard(trainable, **memory)
+        frozen_copy = shard(frozen_copy, frozen=True, **memory)
     return trainable, Reference(trainable, frozen_copy)
 
 

@@ -25,6 +25,7 @@ LR_SCHEDULES = ("cosine", "linear", "constant")
 FINETUNE_MODES = ("lora", "full")
 REFERENCES = ("disable-adapter", "copy")
 ROLLOUT_BACKENDS = ("hf", "vllm")
+MIXED_PRECISIONS = ("no", "bf16")
 DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 
 
@@ -147,6 +148,25 @@ class SPOConfig:
     )
     score_chunk: int = at_least(16, 1, "sequences per forward pass when scoring log-probs")
     checkpoint_every: int = at_least(10, 1, "save a checkpoint every this many iterations (and at the end)")
+
+    # Memory of large runs (docs/training.md: what each saves).
+    mixed_precision: str = one_of(
+        "no",
+        MIXED_PRECISIONS,
+        "FSDP2 only: 'bf16' keeps fp32 weights and optimizer states in the shards and computes with bf16 "
+        "copies, gradients reduced in fp32 (MixedPrecisionPolicy); 'no' trains in the dtype the model "
+        "loads in",
+    )
+    activation_checkpointing: bool = setting(
+        False,
+        "keep only each decoder layer's and vision block's input in the forward pass and recompute the "
+        "rest in the backward pass (LoRA and full fine-tuning): less activation memory, one more forward",
+    )
+    cpu_offload: bool = setting(
+        False,
+        "FSDP2 only: keep the weight, gradient and optimizer shards in CPU memory and the optimizer step "
+        "on the CPU (CPUOffloadPolicy); each layer is copied to the GPU when it runs",
+    )
 
     def __post_init__(self) -> None:
         validate(self)

@@ -17,6 +17,7 @@ import torch
 
 from algorithms.metrics import TIMING_KEYS, read_metrics
 from algorithms.sharding import SHARDED, check_setup, load_full_weights
+from algorithms.train_config import SPOConfig
 from vz_spy.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "accelerate"
@@ -176,16 +177,49 @@ def test_launches_that_cannot_run_the_finetune_mode_name_the_fix(
 ) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    reference = "copy" if finetune == "full" else "disable-adapter"
     with pytest.raises(ValueError, match=message):
-        check_setup(finetune, processes)
+        check_setup(SPOConfig(finetune=finetune, reference=reference), processes)
 
 
-def test_fsdp2_samples_with_hf_generate_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-    monkeypatch.setenv("FSDP_VERSION", "2")
-    check_setup("full", 2, "hf")
-    with pytest.raises(ValueError, match="set trainer.rollout_backend to 'hf'"):
-        check_setup("full", 2, "vllm")
+FSDP2 = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"}
+FULL = {"finetune": "full", "reference": "copy"}
+
+
+@pytest.mark.parametrize(
+    ("env", "settings", "message"),
+    [
+        ({}, {"mixed_precision": "bf16"}, "set trainer.mixed_precision to 'no'"),
+        ({}, {**FULL, "cpu_offload": True}, "set trainer.cpu_offload to false"),
+        (FSDP2, {**FULL, "rollout_backend": "vllm"}, "set trainer.rollout_backend to 'hf'"),
+        ({**FSDP2, "FSDP_OFFLOAD_PARAMS": "true"}, FULL, "set trainer.cpu_offload to true"),
+        ({**FSDP2, "FSDP_ACTIVATION_CHECKPOINTING": "true"}, FULL, "set trainer.activation_checkpointing"),
+    ],
+)
+def test_settings_that_cannot_run_in_this_launch_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], settings: dict, message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr("algorithms.sharding._vllm_installed", lambda: False)
+    with pytest.raises(ValueError, match=message) as refused:
+        check_setup(SPOConfig(**settings), 2)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_lora_rank_vllm_cannot_serve_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("algorithms.sharding._vllm_installed", lambda: True)
+    check_setup(SPOConfig(rollout_backend="vllm", lora_rank=8), 2)
+    with pytest.raises(ValueError, match="set trainer.lora_rank to one of them"):
+        check_setup(SPOConfig(rollout_backend="vllm", lora_rank=4), 2)
+
+
+def test_fsdp2_takes_bf16_offload_and_checkpointing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in FSDP2.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr("algorithms.sharding._vllm_installed", lambda: True)
+    settings = {"mixed_precision": "bf16", "cpu_offload": True, "activation_checkpointing": True}
+    check_setup(SPOConfig(**FULL, **settings, rollout_backend="vllm"), 2)
 
 
 def test_full_finetuning_with_fsdp_on_one_process_stops_before_loading(
@@ -199,3 +233,18 @@ def test_full_finetuning_with_fsdp_on_one_process_stops_before_loading(
     err = capsys.readouterr().err
     assert "FSDP with one process" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()  # stopped before the (missing) model was loaded
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--cpu-offload", "trainer.cpu_offload"), ("--mixed-precision=bf16", "trainer.mixed_precision")],
+)
+def test_fsdp2_only_settings_without_fsdp_stop_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, message: str
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": str(tmp_path / "no-such-model"), "trainer": TRAINER, "env": ENV}))
+    assert main(["train", "--config", str(config), flag, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -23,6 +23,8 @@ _HOMES = {
     "Trainer": "algorithms.trainer",
     "train": "algorithms.run",
     "evaluate": "algorithms.evaluate",
+    "play_league": "algorithms.league",
+    "bradley_terry": "algorithms.ratings",
     "plot_run": "algorithms.plot",
     "read_metrics": "algorithms.metrics",
     "warm_start": "algorithms.sft",

@@ -8,7 +8,7 @@ import sys
 
 from agents.chat_client import EndpointError
 
-SUBCOMMANDS = ("play", "data", "train", "sft", "eval", "plot", "export", "tiny_model")
+SUBCOMMANDS = ("play", "data", "train", "sft", "eval", "league", "plot", "export", "tiny_model")
 
 
 class CliError(Exception):

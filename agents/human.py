@@ -13,6 +13,7 @@ from PIL import Image
 from rich.console import Console
 
 from agents.base import Policy, decode_history, decode_phase, decode_role
+from vz_env import parsing
 from vz_env.atomic import atomic_file
 from vz_env.parsing import parse_clue, parse_vote
 from vz_env.terminal_image import rich_image
@@ -56,7 +57,7 @@ def balance_braces(text: str) -> str:
 
 def boxed(text: str) -> str:
     """The typed text as a model-style answer, so the env parses a person exactly like a model."""
-    return f"\\boxed{{{balance_braces(text.strip())}}}"
+    return parsing.boxed(balance_braces(text.strip()))
 
 
 def vote_problem(text: str, observation: Mapping[str, Any]) -> str | None:

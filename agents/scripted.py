@@ -10,6 +10,8 @@ import numpy as np
 
 from agents.base import Policy, decode_history, decode_phase, decode_role, decode_scene
 from vz_env.data.scenes import COLORS, MATERIALS, SHAPES, SIZES, describe_object
+from vz_env.parsing import boxed
+from vz_env.prompts import other_players
 from vz_env.turn import Phase, Role
 
 _SYNONYMS = {
@@ -74,10 +76,10 @@ class RandomAgent(SeededPolicy):
                 "material": self._rng.choice(MATERIALS),
                 "shape": self._rng.choice(SHAPES),
             }
-            return f"A random guess. \\boxed{{{describe_object(obj)}}}"
+            return f"A random guess. {boxed(describe_object(obj))}"
         num_players = int(observation["num_players"])
-        choices = [p for p in range(1, num_players + 1) if p != observation["seat"] + 1] + ["N/A"]
-        return f"A random vote. \\boxed{{{self._rng.choice(choices)}}}"
+        choices = [*other_players(observation["seat"] + 1, num_players), "N/A"]
+        return f"A random vote. {boxed(str(self._rng.choice(choices)))}"
 
 
 class SceneBot(SeededPolicy):
@@ -98,7 +100,7 @@ class SceneBot(SeededPolicy):
 
     def _clue(self, observation: Mapping[str, Any], objects: list[dict[str, Any]]) -> str:
         if not objects:
-            return "I cannot make out details. \\boxed{there are a few objects on a plain floor}"
+            return f"I cannot make out details. {boxed('there are a few objects on a plain floor')}"
         others = [
             clue_attributes(h.clue)
             for h in decode_history(observation)
@@ -107,16 +109,16 @@ class SceneBot(SeededPolicy):
         if decode_role(observation) == Role.SPY:
             confirmed = [o for o in objects if any(len(m) >= 2 and fits_scene(m, [o]) for m in others)]
             obj = self._pick(confirmed or objects)
-            return f"I describe an object the others have seen too. \\boxed{{{describe_object(obj)}}}"
+            return f"I describe an object the others have seen too. {boxed(describe_object(obj))}"
         unused = [o for o in objects if not any(len(m) >= 3 and fits_scene(m, [o]) for m in others)]
-        return f"I describe one object I see. \\boxed{{{describe_object(self._pick(unused or objects))}}}"
+        return f"I describe one object I see. {boxed(describe_object(self._pick(unused or objects)))}"
 
     def _pick(self, objects: list[dict[str, Any]]) -> dict[str, Any]:
         return objects[int(self._rng.integers(len(objects)))]
 
     def _vote(self, observation: Mapping[str, Any], objects: list[dict[str, Any]]) -> str:
         if not objects:
-            return "My picture tells me nothing. \\boxed{N/A}"
+            return f"My picture tells me nothing. {boxed('N/A')}"
         contradictions: dict[int, int] = {}
         for entry in decode_history(observation):
             if entry.player == observation["seat"] + 1:
@@ -127,6 +129,6 @@ class SceneBot(SeededPolicy):
         worst = max(contradictions.values(), default=0)
         suspects = [p for p, c in contradictions.items() if c == worst]
         if worst == 0:
-            return "Nobody contradicts my picture. \\boxed{N/A}"
+            return f"Nobody contradicts my picture. {boxed('N/A')}"
         suspect = suspects[int(self._rng.integers(len(suspects)))]
-        return f"PLAYER {suspect} described objects I do not see. \\boxed{{{suspect}}}"
+        return f"PLAYER {suspect} described objects I do not see. {boxed(str(suspect))}"

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from algorithms.evaluate import Rate
+from vz_env.parsing import boxed
 from vz_env.probe import KINDS, ProbeQuestion
 
 
@@ -27,7 +28,7 @@ def option_logprobs(policy: Any, questions: Sequence[ProbeQuestion], chunk: int 
     rows = []
     for prompt, question in zip(prompts, questions, strict=True):
         for option in question.options:
-            ids = policy.tokenizer("\\boxed{" + option + "}", add_special_tokens=False)["input_ids"]
+            ids = policy.tokenizer(boxed(option), add_special_tokens=False)["input_ids"]
             completion = torch.cat([torch.tensor(ids, dtype=torch.long), end])
             rows.append(Generation(option, completion, completion.float(), prompt, 0, True))
     totals: list[float] = []

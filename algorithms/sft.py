@@ -26,7 +26,8 @@ from algorithms.rollout import play_games
 from algorithms.sft_config import SFTConfig
 from vz_env.atomic import atomic_folder, require_free_folder
 from vz_env.config import SpyConfig
-from vz_env.parsing import parse_clue
+from vz_env.parsing import boxed, parse_clue
+from vz_env.prompts import other_players
 from vz_env.turn import Phase, Role
 
 FALLBACK_CLUE = "a few objects on a plain floor"
@@ -65,10 +66,10 @@ class FormatTeacher(Policy):
     def act(self, observation: Mapping[str, Any]) -> str:
         if observation["phase"] == Phase.CLUE:
             clue = parse_clue(self._bot.act(observation)).clue or FALLBACK_CLUE
-            target = f"\\boxed{{{clue}}}"
+            target = boxed(clue)
         else:
-            others = [p for p in range(1, self.num_players + 1) if p != observation["seat"] + 1]
-            target = f"\\boxed{{{others[int(self._rng.integers(len(others)))]}}}"
+            others = other_players(observation["seat"] + 1, self.num_players)
+            target = boxed(str(others[int(self._rng.integers(len(others)))]))
         self.examples.append(Example(observation, target))
         return target
 

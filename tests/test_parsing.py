@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from vz_env import parsing
 from vz_env.config import SpyConfig
 from vz_env.parsing import (
+    boxed,
     clean_text,
     clip_middle,
     clue_of,
@@ -268,3 +269,9 @@ def test_no_max_length_input_takes_long(units, repeat):
     vote_of(answer, 4, 0)
     clue_of(answer)
     reasoning_before(text, answer, 600)
+
+
+@pytest.mark.parametrize("answer", ["3", "N/A", "a large {red} cube", ""])
+def test_boxed_writes_what_the_parser_reads_back(answer):
+    assert boxed(answer) == "\\boxed{" + answer + "}"
+    assert extract_answer(f"I think so. {boxed(answer)}").text == answer

@@ -96,18 +96,23 @@ def _last_answer_open(text: str) -> int:
     return start
 
 
+def boxed(answer: str) -> str:
+    """`answer` written the way `find_answer` reads it back, so the package writes the format in one place."""
+    return f"{_BOXED}{answer}}}"
+
+
 def find_answer(text: str) -> Answer | None:
     """The answer of an already normalised text: the body of its last opening mark, if that mark closes.
 
     Only the LAST \\boxed{ or <answer> counts: when it never closes (a cut-off generation) there is no
     answer, even when an earlier box closed, since an earlier box is often a hypothesis later revised.
     """
-    boxed = text.rfind(_BOXED)
+    box = text.rfind(_BOXED)
     tagged = _last_answer_open(text) if "<" in text else -1
-    if boxed > tagged:
-        body = boxed + len(_BOXED)
+    if box > tagged:
+        body = box + len(_BOXED)
         end = _closing_brace(text, body)
-        return Answer(text[body:end], boxed) if end != -1 else None
+        return Answer(text[body:end], box) if end != -1 else None
     if tagged == -1:
         return None
     close = _ANSWER_CLOSE.search(text, tagged)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from vz_env.parsing import boxed
+
 ROLE_SPY = (
     "Your role: SPY. Your picture is the one that differs from the others'. "
     "Give clues that fit what the others are likely to see, so that nobody suspects you."
@@ -74,4 +76,4 @@ def other_players(seat: int, num_players: int) -> tuple[int, ...]:
 
 def boxed_numbers(numbers: Iterable[int]) -> str:
     """Player numbers as the answers that name them, comma-separated: "\\boxed{2}, \\boxed{4}"."""
-    return ", ".join(f"\\boxed{{{p}}}" for p in numbers)
+    return ", ".join(boxed(str(p)) for p in numbers)

@@ -111,7 +111,7 @@ def _deduction_phase(
             work / "format", device="cpu", dtype=torch.float32, max_new_tokens=24, seed=recipe.format.seed
         )
         phase_config = dataclasses.replace(recipe.format, learning_rate=cfg.learning_rate, aux_weight=0.0)
-        pretrainer = Pretrainer(policy, phase_config, cfg.lr_factor)
+        pretrainer = Pretrainer(policy, phase_config, cfg.lr_factor, cfg.deduce_weight)
         deducer = DeductionTrainer(pretrainer, cfg, recipe.format.seed)
         state = _resume(work / CHECKPOINT, recipe, pretrainer, deducer)
         first, spent = state["step"], dict(state["spent"])

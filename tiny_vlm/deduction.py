@@ -34,12 +34,14 @@ class DeductionConfig:
     of `eval_games` held-out teacher games are checked too, every fourth time and at every check in
     `play`. In `play`, `vote_games_per_step` teacher games add their votes (labels from the deducing
     teacher). `label_noise` is the share of labels drawn spy-blind instead, so that the model stays
-    unsure. The learning rate warms up over `warmup_steps`, holds, and decays linearly to a tenth over the
-    last `decay_share` of the steps. Each step rehearses the clues of `clue_games_per_step` teacher games,
-    `pictures_per_step` short-prompt pictures and `choice_rows_per_step` choice rows.
+    unsure; `deduce_weight` weighs the cross-entropy at a deducing vote's number (see
+    `tiny_vlm.pretrain.Pretrainer`). The learning rate warms up over `warmup_steps`, holds, and decays
+    linearly to a tenth over the last `decay_share` of the steps. Each step rehearses the clues of
+    `clue_games_per_step` teacher games, `pictures_per_step` short-prompt pictures and
+    `choice_rows_per_step` choice rows.
     """
 
-    steps: int = 1200
+    steps: int = 1600
     learning_rate: float = 1e-3
     warmup_steps: int = 25
     decay_share: float = 0.2
@@ -50,6 +52,7 @@ class DeductionConfig:
     eval_rows: int = 200
     eval_games: int = 80
     label_noise: float = 0.4
+    deduce_weight: float = 2.0
     vote_games_per_step: int = 4
     clue_games_per_step: int = 1
     pictures_per_step: int = 16

@@ -109,13 +109,21 @@ class Pretrainer:
     """One model, its aux heads and optimiser; `step` trains on one batch of teacher games.
 
     `lr_factor(step)` scales the learning rate (default: warm-up, then cosine over `config.steps`).
+    `deduce_weight` weighs the deduction loss: the cross-entropy at the number of a vote that deduces
+    (a row with an `answer`), averaged over such rows, so that the one token that carries the
+    deduction is not drowned among the batch's answer tokens (0: the format phase, no such rows).
     """
 
     def __init__(
-        self, policy: HFVLMPolicy, config: PretrainConfig, lr_factor: Callable[[int], float] | None = None
+        self,
+        policy: HFVLMPolicy,
+        config: PretrainConfig,
+        lr_factor: Callable[[int], float] | None = None,
+        deduce_weight: float = 0.0,
     ) -> None:
         self.policy = policy
         self.config = config
+        self.deduce_weight = deduce_weight
         self.model = policy.model
         if config.fast_vision:
             speed_up_vision(self.model)
@@ -180,6 +188,7 @@ class Pretrainer:
                 torch.from_numpy(patch_labels(ex.objects, o)),
                 self._word_targets(ex, o),
                 self._vote_choices(ex, t),
+                self._deduced_number(ex, t),
             )
             for ex, p, t, o in zip(examples, prompts, targets, owners, strict=True)
         ]
@@ -196,6 +205,9 @@ class Pretrainer:
             "word_loss": self.config.word_weight,
             "vote_loss": self.config.vote_weight,
         }
+        if self.deduce_weight > 0:
+            totals["deduce_loss"] = max(1, sum(r.deduce is not None for r in rows))
+            weights["deduce_loss"] = self.deduce_weight
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
@@ -223,6 +235,13 @@ class Pretrainer:
         if not example.choices or example.answer is not None or target[:prefix] != self._boxed_prefix:
             return None
         return _Vote(prefix, self.choice_ids(example.choices))
+
+    def _deduced_number(self, example: Example, target: list[int]) -> int | None:
+        """For a vote that deduces and names a player: where its number stands in the target."""
+        prefix = len(self._boxed_prefix)
+        if example.answer is None or target[:prefix] != self._boxed_prefix:
+            return None
+        return prefix
 
     def choice_ids(self, choices: tuple[int, ...]) -> list[int]:
         """The token ids of the player numbers `choices`, as a vote writes them after "\\boxed{"."""
@@ -294,11 +313,16 @@ class Pretrainer:
         if cells:
             logp = torch.log_softmax(self.model.lm_head(image[cells]), dim=-1)
             word = -sum(logp[k, words[i]].mean() for k, i in enumerate(cells))
+        deduce = hidden.new_zeros(())
+        for i, r in enumerate(rows):
+            if r.deduce is not None:
+                deduce = deduce - torch.log_softmax(logits[starts[i] + r.deduce], dim=-1)[r.target[r.deduce]]
         return {
             "loss": text,
             "aux_loss": self.heads.loss_sum(self._features[0], labels),
             "word_loss": word,
             "vote_loss": vote,
+            "deduce_loss": deduce,
         }
 
 
@@ -312,14 +336,16 @@ class _Vote:
 
 @dataclass
 class _Row:
-    """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words, and
-    for a vote naming a player, where its number stands and the numbers it may name."""
+    """One example ready for the model: prompt inputs, target ids, per-cell vision labels and words, for a
+    spy-blind vote naming a player where its number stands and the numbers it may name, and for a vote
+    that deduces where its number stands."""
 
     prompt: Any
     target: torch.Tensor
     labels: torch.Tensor
     words: list[list[int]]
     vote: _Vote | None
+    deduce: int | None = None
 
 
 def _image_size(example: Example) -> tuple[int, int]:

@@ -20,8 +20,9 @@ class ShippedModelError(ValueError):
     """The shipped weights are missing or do not match their stamp."""
 
 
-def shipped_model_path(folder: Path = WEIGHTS) -> Path:
-    """The shipped model's folder, once every file matches the digest its stamp records."""
+def shipped_model_path(folder: Path | None = None) -> Path:
+    """The shipped model's folder (or `folder`), once every file matches the digest its stamp records."""
+    folder = folder if folder is not None else WEIGHTS
     stamp = read_stamp(folder)
     if stamp is None:
         problem = "missing" if not folder.is_dir() else "its stamp is missing or unreadable"

@@ -33,8 +33,9 @@ class DeductionConfig:
     of its form, measured every `eval_every` steps on `eval_rows` rows, reaches `advance_at[k]`; the votes
     of `eval_games` held-out teacher games are checked too, every fourth time and at every check in
     `play`. In `play`, `vote_games_per_step` teacher games add their votes (labels from the deducing
-    teacher). `label_noise` is the share of labels drawn spy-blind instead, so that the model stays
-    unsure; `deduce_weight` weighs the cross-entropy at a deducing vote's number (see
+    teacher). In `play`, a share `label_noise` of labels is drawn spy-blind instead, so that the model
+    stays unsure (the earlier stages learn from clean labels, which a noisy start did not);
+    `deduce_weight` weighs the cross-entropy at a deducing vote's number (see
     `tiny_vlm.pretrain.Pretrainer`). The learning rate warms up over `warmup_steps`, holds, and decays
     linearly to a tenth over the last `decay_share` of the steps. Each step rehearses the clues of
     `clue_games_per_step` teacher games, `pictures_per_step` short-prompt pictures and
@@ -104,10 +105,11 @@ class DeductionTrainer:
         count = cfg.rows_per_step[k]
         earlier = 0 if k == 0 else int(round(cfg.earlier_share * count))
         current = FORMS[min(k, len(FORMS) - 1)]
-        rows = odd_clue_examples(self.rng, count - earlier, current, cfg.label_noise)
+        noise = cfg.label_noise if STAGES[k] == "play" else 0.0
+        rows = odd_clue_examples(self.rng, count - earlier, current, noise)
         for _ in range(earlier):
             form = FORMS[int(self.rng.integers(min(k, len(FORMS))))]
-            rows += odd_clue_examples(self.rng, 1, form, cfg.label_noise)
+            rows += odd_clue_examples(self.rng, 1, form, noise)
         seed = 20_000_000 + (self.seed * 100_000 + step) * 100
         self.teacher.deduce = False
         clues = teacher_games(

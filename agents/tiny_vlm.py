@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.hf_quiet import quiet_hf
 from vz_env import prompts
 from vz_env.atomic import atomic_folder
 
@@ -192,7 +193,7 @@ def cache_dir() -> Path:
 def default_model_path(family: str = "qwen2_5_vl") -> Path:
     """The random-weight tiny VLM's folder (the test model), built on first use in `cache_dir()`.
 
-    The model used when none is named is the pretrained one: `agents.default_model.pretrained_model_path`.
+    The model used when none is named is the pretrained one: `tiny_vlm.shipped.pretrained_model_path`.
     """
     path = cache_dir() / f"tiny-{family.replace('_', '-')}-v{BUILDER_VERSION}"
     if not (path / "config.json").is_file():
@@ -314,8 +315,9 @@ def _llama_tokenizer() -> Any:
 
 def _build_qwen2_5_vl(folder: Path, seed: int) -> None:
     model, processor = new_qwen2_5_vl(seed, TINY_SIZES["test"])
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    with quiet_hf():
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
 
 
 def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
@@ -451,8 +453,9 @@ def _build_llava(folder: Path, seed: int) -> None:
         temperature=0.8,
         top_p=1.0,
     )
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    with quiet_hf():
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
     _published_llava_keys(folder / "model.safetensors")
 
 

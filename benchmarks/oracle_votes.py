@@ -27,6 +27,7 @@ from tiny_vlm.data import MINIATURE, Example, SceneLevel, Teacher
 from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 from tiny_vlm.shipped import shipped_model_path
 from vz_env import spy_v0
+from vz_env.parsing import boxed
 from vz_env.turn import Phase, Role
 
 TRAIN_SEED = 20_000_000
@@ -47,7 +48,7 @@ def oracle_votes(level: SceneLevel, seed: int, num_games: int) -> list[Example]:
             actions = {a: teacher.act(observations[a]) for a in env.acting_agents}
             observations, *_ = env.step(actions)
         votes = [ex for ex in teacher.examples if ex.observation["phase"] == Phase.DECISION]
-        examples += [dataclasses.replace(ex, target=f"\\boxed{{{spy}}}") for ex in votes]
+        examples += [dataclasses.replace(ex, target=boxed(str(spy))) for ex in votes]
     return examples
 
 

@@ -208,8 +208,11 @@ def _write_model(
     }
 
     def save(folder: Path) -> None:
-        policy.model.save_pretrained(folder)
-        policy.processor.save_pretrained(folder)
+        from agents.hf_quiet import quiet_hf
+
+        with quiet_hf():
+            policy.model.save_pretrained(folder)
+            policy.processor.save_pretrained(folder)
         write_stamp(folder, recipe_version_of(recipe), extra)
 
     if out.exists() and read_stamp(out) is None and any(out.iterdir()):

@@ -23,6 +23,7 @@ import numpy as np
 from agents.base import Clue, Policy, decode_history, decode_role, decode_scene
 from vz_env import spy_v0
 from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
+from vz_env.parsing import boxed
 from vz_env.prompts import VOTE_PROMPT, boxed_numbers, other_players
 from vz_env.turn import Phase, Role
 
@@ -65,13 +66,13 @@ def clue_target(objects: list[dict[str, Any]], round_: int) -> str:
     """The boxed description of the round-th most visible object (cycling when rounds outnumber objects)."""
     ranked = by_visibility(objects)
     obj = ranked[(round_ - 1) % len(ranked)]
-    return "\\boxed{" + describe_object(obj)[2:] + "}"
+    return boxed(describe_object(obj)[2:])
 
 
 def choice_target(choices: tuple[int, ...], rng: np.random.Generator) -> str:
     """A boxed answer drawn uniformly among `choices` and N/A: it says nothing of the spy."""
     answers = [str(p) for p in choices] + ["N/A"]
-    return "\\boxed{" + answers[int(rng.integers(len(answers)))] + "}"
+    return boxed(answers[int(rng.integers(len(answers)))])
 
 
 def patch_objects(
@@ -152,7 +153,7 @@ class Teacher(Policy):
 
 def boxed_answer(player: int | None) -> str:
     """A vote naming `player`, or N/A for None."""
-    return "\\boxed{" + ("N/A" if player is None else str(player)) + "}"
+    return boxed("N/A" if player is None else str(player))
 
 
 @dataclass(frozen=True)

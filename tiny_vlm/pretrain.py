@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.hf_quiet import quiet_hf
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
 from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
 from tiny_vlm.data import (
@@ -36,6 +37,7 @@ from tiny_vlm.data import (
     teacher_games,
 )
 from tiny_vlm.speedups import speed_up_vision
+from vz_env.parsing import boxed
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class Pretrainer:
         self._features: list[torch.Tensor] = []
         self.model.model.visual.register_forward_hook(self._keep_features)
         self.eos = policy.eos_token_ids[0]
-        self._boxed_prefix = self._ids("\\boxed{")
+        self._boxed_prefix = self._ids(boxed("")[:-1])
         self._boxed_suffix = self._ids("}")
         self._word_cache: dict[tuple[str, ...], list[int]] = {}
         self._choice_cache: dict[tuple[int, ...], list[int]] = {}
@@ -247,7 +249,7 @@ class Pretrainer:
         """The token ids of the player numbers `choices`, as a vote writes them after "\\boxed{"."""
         if choices not in self._choice_cache:
             prefix = len(self._boxed_prefix)
-            ids = {self._ids(f"\\boxed{{{p}}}")[prefix] for p in choices}
+            ids = {self._ids(boxed(str(p)))[prefix] for p in choices}
             self._choice_cache[choices] = sorted(ids)
         return self._choice_cache[choices]
 
@@ -264,7 +266,7 @@ class Pretrainer:
             ends = torch.tensor([len(p) + len(prefix) - 1 for p in prompts])
             logits = self.model.lm_head(hidden[torch.arange(len(part)), ends])
             for row, ex in zip(logits, part, strict=True):
-                ids = {self._ids(f"\\boxed{{{p}}}")[len(prefix)]: p for p in ex.choices}
+                ids = {self._ids(boxed(str(p)))[len(prefix)]: p for p in ex.choices}
                 best = max(ids, key=lambda i: float(row[i]))
                 right += ids[best] == ex.answer
         return right / max(1, len(examples))
@@ -376,8 +378,9 @@ def pretrain(
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as start:
             torch.manual_seed(config.seed)
             model, processor = new_qwen2_5_vl(config.seed, TINY_SIZES["pretrain"])
-            model.save_pretrained(start)
-            processor.save_pretrained(start)
+            with quiet_hf():
+                model.save_pretrained(start)
+                processor.save_pretrained(start)
             policy = HFVLMPolicy(
                 start, device="cpu", dtype=torch.float32, max_new_tokens=24, seed=config.seed
             )
@@ -386,8 +389,9 @@ def pretrain(
                 losses = trainer.step(step)
                 if on_step is not None:
                     on_step(step, losses, policy)
-            policy.model.save_pretrained(out)
-            policy.processor.save_pretrained(out)
+            with quiet_hf():
+                policy.model.save_pretrained(out)
+                policy.processor.save_pretrained(out)
     finally:
         torch.set_num_threads(threads)
     return out

@@ -41,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from agents.registry import load_policy
     from algorithms.league import check_settings, play_league, read_games, schedule, summarize
     from algorithms.league_plot import plot_ratings
+    from algorithms.players import load_player
     from vz_env.atomic import atomic_write_text
 
     labels = list(args.policies)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         policies = {}
         for i, label in enumerate(labels):
             with console.status(f"loading {label}"):
-                policies[label] = load_policy(label, seed=args.seed + i)
+                policies[label] = load_player(label, seed=args.seed + i)
     except ValueError as err:
         raise CliError(str(err)) from None
     total = len(schedule(len(labels), args.games, args.seed))

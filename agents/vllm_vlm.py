@@ -16,7 +16,7 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class VLLMPolicy(Policy):
         max_model_len: int = 4096,
         enable_lora: bool = False,
         max_lora_rank: int = 16,
+        external_launcher: bool = False,
     ) -> None:
         check_sampling(temperature, top_p, max_new_tokens, min_new_tokens)
         self.temperature = float(temperature)
@@ -92,8 +93,18 @@ class VLLMPolicy(Policy):
         )
         suppressed = set(self.suppressed_token_ids)
         self.allowed_token_ids = [i for i in range(vocab_size) if i not in suppressed]
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        self.dtype = dtype or (torch.bfloat16 if torch.cuda.is_available() else torch.float32)
         self.llm = _start_engine(
-            self.model_path, dtype, seed, gpu_memory_utilization, max_model_len, enable_lora, max_lora_rank
+            self.model_path,
+            self.dtype,
+            seed,
+            gpu_memory_utilization,
+            max_model_len,
+            enable_lora,
+            max_lora_rank,
+            external_launcher,
         )
         self.lora_request: Any = None
         self._adapter_dir: Path | None = None
@@ -190,9 +201,22 @@ class VLLMPolicy(Policy):
         """
         if hasattr(model, "peft_config"):
             self._serve_adapter(model)
+            self._reset_caches()
         else:
-            weights = [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
-            self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+            self.load_weights((name, tensor.detach()) for name, tensor in model.state_dict().items())
+
+    def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Load full weights by name into the engine in place, consuming `weights` one tensor at a time.
+
+        The engine's `load_weights` (through `reload_weights`, which restores and re-finishes any weight it
+        had repacked for its kernels) reads the iterator lazily, so a trainer may gather each tensor only
+        when it is read. Caches are then reset, as in `sync_weights`.
+        """
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        """Forget every prompt, image encoding and multimodal input computed with the previous weights."""
         self.llm.reset_prefix_cache()
         self.llm.llm_engine.reset_encoder_cache()
         self.llm.reset_mm_cache()
@@ -243,14 +267,19 @@ def _load_processor_and_configs(folder: Path) -> tuple[Any, Any, Any]:
 
 def _start_engine(
     folder: Path,
-    dtype: torch.dtype | str | None,
+    dtype: torch.dtype,
     seed: int | None,
     gpu_memory_utilization: float,
     max_model_len: int,
     enable_lora: bool,
     max_lora_rank: int,
+    external_launcher: bool,
 ) -> Any:
-    """A vLLM engine in this process (colocated with a trainer), returning processed log-probs."""
+    """A vLLM engine in this process (colocated with a trainer), returning processed log-probs.
+
+    `external_launcher`: the process is one of several started by a launcher (accelerate, torchrun) whose
+    process group vLLM joins rather than creating its own.
+    """
     # In-process engine core: weights can be handed over without pickling, and it starts in seconds.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     on_gpu = torch.cuda.is_available()
@@ -263,8 +292,6 @@ def _start_engine(
             f"vLLM is not installed ({err}); install the extra: pip install 'vz-spy[vllm]'"
         ) from None
 
-    if isinstance(dtype, torch.dtype):
-        dtype = str(dtype).removeprefix("torch.")
     lora = {"enable_lora": True, "max_lora_rank": max_lora_rank, "max_loras": 1} if enable_lora else {}
     # vLLM 0.32 on a CPU cannot rewind a seeded request's generator when a chunked prefill discards a
     # sampled token ("CPU Generator does not use offset"): schedule whole prompts there.
@@ -273,9 +300,10 @@ def _start_engine(
         if on_gpu
         else {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
     )
+    launcher = {"distributed_executor_backend": "external_launcher"} if external_launcher else {}
     return LLM(
         model=str(folder),
-        dtype=dtype or ("bfloat16" if on_gpu else "float32"),
+        dtype=str(dtype).removeprefix("torch."),
         seed=0 if seed is None else int(seed),
         logprobs_mode="processed_logprobs",
         max_model_len=max_model_len,
@@ -284,4 +312,5 @@ def _start_engine(
         enforce_eager=not on_gpu,
         **lora,
         **whole_prompts,
+        **launcher,
     )

@@ -75,6 +75,7 @@ def train(
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
+    from algorithms.colocate import check_engine_fits
     from algorithms.sharding import check_setup
     from algorithms.trainer import Trainer, default_accelerator
     from tiny_vlm.world import resolve_model
@@ -96,6 +97,8 @@ def train(
     # bf16 mixed precision keeps fp32 weights in the shards: load them in fp32.
     dtype = torch.float32 if trainer_cfg.mixed_precision == "bf16" else None
     model = resolve_model(config["model"])
+    if trainer_cfg.rollout_backend == "vllm":
+        check_engine_fits(model, trainer_cfg, accelerator.num_processes)
     policy = HFVLMPolicy(model, seed=trainer_cfg.seed, device=accelerator.device, dtype=dtype)
     trainer = Trainer(policy, trainer_cfg, config["env"], accelerator)
     main = trainer.accelerator.is_main_process

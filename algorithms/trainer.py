@@ -17,6 +17,7 @@ import torch
 
 from algorithms.advantages import RoleBaselines, keyed_group_advantages
 from algorithms.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from algorithms.colocate import start_engine, sync_engine
 from algorithms.loss import LOSS_STATS, policy_loss
 from algorithms.metrics import pool_across_processes
 from algorithms.model_setup import prepare_model, trainable_parameters
@@ -86,10 +87,11 @@ class Trainer:
         self.scheduler = scheduler
         self.train_model, self.optimizer = prepare_for_training(self.accelerator, model, optimizer)
         policy.model = self.accelerator.unwrap_model(self.train_model).eval()
-        # Who samples rollouts: the trained model itself, or a vLLM engine synced to it before each rollout.
-        if config.rollout_backend == "vllm" and self.accelerator.num_processes > 1:
-            raise ValueError("rollout_backend 'vllm' runs in a single process (one GPU) for now")
-        self.sampler = policy if config.rollout_backend == "hf" else vllm_sampler(policy, config)
+        # Who samples rollouts: the trained model itself, or a vLLM engine in this process synced before each.
+        if config.rollout_backend == "hf":
+            self.sampler = policy
+        else:
+            self.sampler = start_engine(policy, config, self.accelerator)
         self.baselines = RoleBaselines(config, all_reduce=self._mean_across_processes)
         self.controller = StageController(config, all_reduce=self._mean_across_processes)
         self.iteration = 0
@@ -157,9 +159,10 @@ class Trainer:
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         seed = cfg.seed + (self.iteration * world + rank) * cfg.games_per_iter
         if self.sampler is not self.policy:
-            self.sampler.sync_weights(self.policy.model)
-        with gathered(self.train_model):  # FSDP2: the whole model for the rollout, no collective inside
+            sync_engine(self.sampler, self.train_model, self.policy.model)
             return play_games(self.sampler, cfg.games_per_iter, seed, cfg.group_size, self.env_kwargs)
+        with gathered(self.train_model):  # FSDP2: the whole model for the rollout, no collective inside
+            return play_games(self.policy, cfg.games_per_iter, seed, cfg.group_size, self.env_kwargs)
 
     def _clue_advantages(self, clues: list[TurnSample], games: int) -> list[float]:
         """Role Advantage Estimation over every game, whichever stage trains: clue reward - role baseline.
@@ -366,24 +369,6 @@ class Trainer:
             load_sharded_state(folder, self.train_model, self.optimizer)
         self.load_state_dict(load_checkpoint(folder, self.policy.model))
         return True
-
-
-def vllm_sampler(policy: Any, config: SPOConfig) -> Any:
-    """A vLLM engine in this process on the trained model's folder, sampling with the run's settings."""
-    from agents.vllm_vlm import VLLMPolicy
-
-    return VLLMPolicy(
-        policy.model.name_or_path,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_new_tokens=config.max_new_tokens,
-        min_new_tokens=config.min_new_tokens,
-        dtype=policy.dtype,
-        seed=config.seed,
-        gpu_memory_utilization=config.vllm_memory,
-        enable_lora=config.finetune == "lora",
-        max_lora_rank=config.lora_rank,
-    )
 
 
 def _mean(flags: Sequence[bool | float]) -> float:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vz_env.atomic import atomic_write_text
+from vz_env.settings import named
+from vz_env.turn import Phase
 
 if TYPE_CHECKING:
     import torch
@@ -69,6 +71,11 @@ def read_metrics(path: str | Path, drop_partial_last: bool = False) -> list[dict
             raise ValueError(f"{path} line {number} is not a metrics row")
         rows.append(row)
     return rows
+
+
+def stages_trained(rows: list[dict[str, Any]]) -> list[Phase]:
+    """The stage each metrics row trained, read back from the name the row keeps for old runs and plots."""
+    return [named(Phase, row["stage"]) for row in rows]
 
 
 def pool_across_processes(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from algorithms.metrics import read_metrics
+from algorithms.metrics import read_metrics, stages_trained
 from vz_env.atomic import atomic_write_bytes
+from vz_env.turn import Phase
 
 PANELS = (
     ("rewards by role", ("reward_spy", "reward_civilian", "reward_decision")),
@@ -35,8 +36,8 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
             ax.plot(
                 x, [row.get(key) if row.get(key) is not None else float("nan") for row in rows], label=key
             )
-        for row in rows:
-            if row["stage"] == "clue":
+        for row, stage in zip(rows, stages_trained(rows), strict=True):
+            if stage == Phase.CLUE:
                 ax.axvspan(
                     row["iteration"] - 0.5, row["iteration"] + 0.5, color="tab:orange", alpha=0.12, lw=0
                 )

@@ -10,8 +10,6 @@ from agents.base import Policy
 from vz_env import spy_v0
 from vz_env.turn import Phase, Role, Turn
 
-# The trainer's names of its two stages (its settings and metrics use them); Rollout.stage reads both.
-CLUE_STAGE, DECISION_STAGE = "clue", "decision"
 PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, Role], Policy]
 
 
@@ -72,10 +70,9 @@ class Rollout:
     samples: list[TurnSample] = field(default_factory=list)
     games: list[GameRecord] = field(default_factory=list)
 
-    def stage(self, stage: Phase | str) -> list[TurnSample]:
-        """The samples of one stage, named by its Phase or by a trainer's stage name ("clue", "decision")."""
-        phase = Phase[stage.upper()] if isinstance(stage, str) else stage
-        return [s for s in self.samples if s.turn.phase == phase]
+    def stage(self, stage: Phase) -> list[TurnSample]:
+        """The samples of one stage (CLUE or DECISION)."""
+        return [s for s in self.samples if s.turn.phase == stage]
 
     @property
     def tokens(self) -> int:

@@ -10,8 +10,10 @@ import torch
 
 from algorithms.advantages import MeanAllReduce
 from algorithms.train_config import STAGES, SPOConfig
+from vz_env.settings import named
+from vz_env.turn import Phase
 
-FIXED_STAGES = {"decision-only": "decision", "clue-only": "clue"}
+FIXED_STAGES = {"decision-only": Phase.DECISION, "clue-only": Phase.CLUE}
 """The schedules that always train one stage, and that stage."""
 
 
@@ -44,8 +46,8 @@ class StageController:
         self._na_ema = 0.0
 
     @property
-    def stage(self) -> str:
-        """The stage the next (or current) iteration trains: "decision" or "clue"."""
+    def stage(self) -> Phase:
+        """The stage the next (or current) iteration trains: DECISION or CLUE."""
         return self._stage
 
     @property
@@ -69,7 +71,7 @@ class StageController:
             return ema
         return ema / (1 - self.config.stage_ema_rho**self._updates)
 
-    def update(self, accuracy: float, na_rate: float) -> str:
+    def update(self, accuracy: float, na_rate: float) -> Phase:
         """Absorb one finished iteration's decision stats and return the stage for the next iteration."""
         for name, value in (("accuracy", accuracy), ("na_rate", na_rate)):
             if not (math.isfinite(value) and 0 <= value <= 1):
@@ -83,7 +85,7 @@ class StageController:
         self._updates += 1
         self._iterations_in_stage += 1
         if self._should_switch():
-            self._stage = "clue" if self._stage == "decision" else "decision"
+            self._stage = Phase.CLUE if self._stage == Phase.DECISION else Phase.DECISION
             self._iterations_in_stage = 0
         return self._stage
 
@@ -99,14 +101,14 @@ class StageController:
         if self._iterations_in_stage >= cfg.stage_patience:
             return True
         acc, na = self.acc_ema, self.na_ema
-        if self._stage == "decision":
+        if self._stage == Phase.DECISION:
             return acc >= cfg.switch_to_clue_acc and na <= cfg.switch_to_clue_na
         return 1 - acc >= cfg.switch_to_decision_err or na >= cfg.switch_to_decision_na
 
     def state_dict(self) -> dict[str, Any]:
-        """Stage, update and dwell counts, and the raw EMAs, for checkpoints."""
+        """Stage (by name), update and dwell counts, and the raw EMAs, for checkpoints."""
         return {
-            "stage": self._stage,
+            "stage": str(self._stage),
             "updates": self._updates,
             "iterations_in_stage": self._iterations_in_stage,
             "acc_ema": self._acc_ema,
@@ -118,9 +120,10 @@ class StageController:
         missing = {"stage", "updates", "iterations_in_stage", "acc_ema", "na_ema"} - set(state)
         if missing:
             raise ValueError(f"StageController state lacks {sorted(missing)}")
-        if state["stage"] not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {state['stage']!r}")
-        self._stage = state["stage"]
+        stage = named(Phase, state["stage"])
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {tuple(map(str, STAGES))}, got {state['stage']!r}")
+        self._stage = stage
         self._updates = int(state["updates"])
         self._iterations_in_stage = int(state["iterations_in_stage"])
         self._acc_ema = float(state["acc_ema"])

@@ -10,17 +10,19 @@ from vz_env.settings import (
     at_least,
     fraction,
     from_mapping,
+    member_of,
     one_of,
     positive,
     setting,
     to_plain_dict,
     validate,
 )
+from vz_env.turn import Phase
 
 BASELINE_TIMINGS = ("before", "after")
 LOSS_NORMS = ("sequence", "token", "constant")
 STAGE_SCHEDULES = ("adaptive", "alternate", "decision-only", "clue-only")
-STAGES = ("decision", "clue")
+STAGES = (Phase.DECISION, Phase.CLUE)
 LR_SCHEDULES = ("cosine", "linear", "constant")
 FINETUNE_MODES = ("lora", "full")
 REFERENCES = ("disable-adapter", "copy")
@@ -97,8 +99,8 @@ class SPOConfig:
         "iterations), or one stage always ('decision-only', 'clue-only')",
     )
     alternate_every: int = at_least(5, 1, "iterations per stage under stage_schedule 'alternate'")
-    start_stage: str = one_of(
-        "decision", STAGES, "the stage of the first iteration ('adaptive' and 'alternate' schedules)"
+    start_stage: Phase = member_of(
+        Phase.DECISION, STAGES, "the stage of the first iteration ('adaptive' and 'alternate' schedules)"
     )
 
     # Optimisation.

@@ -21,7 +21,7 @@ from algorithms.colocate import start_engine, sync_engine
 from algorithms.loss import LOSS_STATS, policy_loss
 from algorithms.metrics import pool_across_processes
 from algorithms.model_setup import prepare_model, trainable_parameters
-from algorithms.rollout import CLUE_STAGE, DECISION_STAGE, Rollout, TurnSample, play_games
+from algorithms.rollout import Rollout, TurnSample, play_games
 from algorithms.sharding import (
     gathered,
     is_sharded,
@@ -33,7 +33,7 @@ from algorithms.sharding import (
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
 from vz_env.rewards import clue_format_reward
-from vz_env.turn import Role
+from vz_env.turn import Phase, Role
 
 FixedLogprobs = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
 """Log-probs [B, T] that stay fixed through an update: reference (KL), old policy (PPO epochs), engine."""
@@ -114,10 +114,10 @@ class Trainer:
         stage = self.controller.stage
         rollout = self._rollout()
         played = time.perf_counter()
-        clues = rollout.stage(CLUE_STAGE)
-        decision = [s for s in rollout.stage(DECISION_STAGE) if s.role != Role.SPY]
+        clues = rollout.stage(Phase.CLUE)
+        decision = [s for s in rollout.stage(Phase.DECISION) if s.role != Role.SPY]
         clue_advantages = self._clue_advantages(clues, len(rollout.games))
-        if stage == CLUE_STAGE:
+        if stage == Phase.CLUE:
             samples, advantages = _with_generation(clues, clue_advantages)
         else:
             samples, advantages = self._vote_batch(decision)
@@ -148,8 +148,8 @@ class Trainer:
         }
         return {
             "iteration": self.iteration,
-            "stage": stage,
-            "next_stage": self.controller.stage,
+            "stage": str(stage),
+            "next_stage": str(self.controller.stage),
             **self._pooled(metrics),
         }
 
@@ -396,7 +396,7 @@ def _rows(values: torch.Tensor | None, begin: int, end: int, width: int, device:
 def _reward_stats(rollout: Rollout) -> dict[str, float]:
     spy = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == Role.SPY]
     civ = [g.rewards[a] for g in rollout.games for a, r in g.roles.items() if r == Role.CIVILIAN]
-    votes = [s.reward for s in rollout.stage(DECISION_STAGE) if s.role != Role.SPY]
+    votes = [s.reward for s in rollout.stage(Phase.DECISION) if s.role != Role.SPY]
     civilians_won = [g.winner == "civilians" for g in rollout.games]
     return {
         "reward_spy": _mean(spy),

@@ -27,10 +27,12 @@ from typing import Any
 import torch
 import transformers
 
+from algorithms.metrics import stages_trained
 from algorithms.presets import PRESETS
 from algorithms.run import run_config, train
 from algorithms.train_config import SPOConfig, algorithm_settings
 from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
+from vz_env.turn import Phase
 from vz_spy.train import VERSUS_GAMES
 
 
@@ -111,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = train(run_dir, config, on_iteration=show)
     minutes, cpu_minutes = (time.perf_counter() - wall) / 60, (time.process_time() - cpu) / 60
     switches = sum(row["next_stage"] != row["stage"] for row in rows)
-    stages = [row["stage"] for row in rows]
+    stages = stages_trained(rows)
     print(
-        f"stages: decision {stages.count('decision')}, clue {stages.count('clue')}; switches {switches}; "
+        f"stages: decision {stages.count(Phase.DECISION)}, clue {stages.count(Phase.CLUE)}; "
+        f"switches {switches}; "
         f"accuracy curve: " + " ".join(f"{row['decision_accuracy']:.2f}" for row in rows)
     )
     trained, start = run_policies(run_dir, config)

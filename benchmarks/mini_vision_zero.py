@@ -37,9 +37,10 @@ import transformers
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.detection import detection_test
+from algorithms.metrics import stages_trained
 from algorithms.presets import PRESETS
 from algorithms.probe import probe_report
-from algorithms.train_config import SPOConfig, algorithm_settings
+from algorithms.train_config import STAGES, SPOConfig, algorithm_settings
 from algorithms.trainer import Trainer
 from algorithms.versus_start import versus_start
 from tiny_vlm import resolve_model
@@ -118,11 +119,11 @@ def run_arm(
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
     policy = HFVLMPolicy(resolve_model(args.model), seed=seed, **sampling(config))
     began, cpu = time.perf_counter(), time.process_time()
-    stages: list[str] = []
+    rows: list[dict] = []
     if arm != "none":
         trainer = Trainer(policy, config, env)
-        for _ in range(config.iterations):
-            stages.append(trainer.run_iteration()["stage"])
+        rows = [trainer.run_iteration() for _ in range(config.iterations)]
+    stages = stages_trained(rows)
     trained_s = time.perf_counter() - began
     policy.model.eval()
     policy.label, start.label = arm, "start"
@@ -141,7 +142,7 @@ def run_arm(
         "valid_turns": 1 - mine["invalid_turn_rate"]["rate"],
         "probe_accuracy": probe["accuracy"]["rate"],
         "probe_chance": probe["chance"],
-        "stages": {"decision": stages.count("decision"), "clue": stages.count("clue")},
+        "stages": {str(stage): stages.count(stage) for stage in STAGES},
         "seconds_training": trained_s,
         "seconds_total": time.perf_counter() - began,
         "cpu_seconds_total": time.process_time() - cpu,

@@ -6,6 +6,7 @@ from collections import defaultdict
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.rollout import play_games
 from tiny_vlm import resolve_model
+from vz_env import Phase
 from vz_spy.options import default_images
 
 path = sys.argv[1] if len(sys.argv) > 1 else "tiny"  # the shipped tiny VLM, in its own world
@@ -16,13 +17,13 @@ print(f"{len(rollout.games)} games, {len(rollout.samples)} samples, {rollout.tok
 
 # Each clue turn is one sample; each vote prompt has 4 samples sharing a `group` (sample 0 was played).
 groups = defaultdict(list)
-for sample in rollout.stage("decision"):
+for sample in rollout.stage(Phase.DECISION):
     groups[sample.group].append(sample.reward)
 for group, rewards in list(groups.items())[:4]:
     print(f"game {group[0]}, {group[1]}: decision rewards of its 4 samples {rewards}")
 
 # What a trainer scores again: the exact sampled ids, their log-probs and the prompt's model inputs.
-sample = rollout.stage("clue")[0]
+sample = rollout.stage(Phase.CLUE)[0]
 generation = sample.generation
 turn = sample.turn  # what the game made of the text: the clue, its validity, its format term
 print(f"first clue by {turn.agent} ({sample.role}): {turn.clue!r}, valid={turn.valid}")

@@ -39,22 +39,22 @@ def test_one_batched_call_per_step_for_all_games():
     # 4 players x 2 rounds clue steps, then one decision step: 9 calls in all
     assert policy.calls == [5] * 8 + [5 * 3 * 3]
     assert len(rollout.games) == 5
-    assert len(rollout.stage("clue")) == 5 * 8
-    assert len(rollout.stage("decision")) == 5 * 3 * 3
+    assert len(rollout.stage(Phase.CLUE)) == 5 * 8
+    assert len(rollout.stage(Phase.DECISION)) == 5 * 3 * 3
 
 
 def test_samples_carry_roles_groups_and_rewards():
     rollout = play_games(CountingPolicy(), num_games=4, seed=1, group_size=2, env_kwargs=SMALL)
     for game_index, record in enumerate(rollout.games):
-        clue_samples = [s for s in rollout.stage("clue") if s.game == game_index]
+        clue_samples = [s for s in rollout.stage(Phase.CLUE) if s.game == game_index]
         for s in clue_samples:
             assert s.reward == pytest.approx(record.rewards[s.agent])
             assert s.role == record.roles[s.agent]
             assert s.turn.valid and s.turn.clue == "a thing" and s.turn.format_reward == pytest.approx(0.3)
             assert s.stage == Phase.CLUE and s.turn.phase == Phase.CLUE and s.group is None
-    groups = Counter(s.group for s in rollout.stage("decision"))
+    groups = Counter(s.group for s in rollout.stage(Phase.DECISION))
     assert set(groups.values()) == {2}
-    for s in rollout.stage("decision"):
+    for s in rollout.stage(Phase.DECISION):
         spy = next(a for a, r in rollout.games[s.game].roles.items() if r == Role.SPY)
         expected = 1.3 if s.turn.vote == spy else -1.0 + 0.3
         assert s.turn.voted_spy == (s.turn.vote == spy) and s.reward == pytest.approx(expected)
@@ -84,7 +84,7 @@ def test_observer_mode_uses_observers_as_the_decision_samples():
         group_size=5,
         env_kwargs={**SMALL, "decision_mode": "observer", "num_observers": 3},
     )
-    decision = rollout.stage("decision")
+    decision = rollout.stage(Phase.DECISION)
     assert len(decision) == 2 * 3 and {s.role for s in decision} == {Role.OBSERVER}
     assert policy.calls[-1] == 6
 
@@ -100,8 +100,7 @@ def test_seeded_rollouts_repeat():
 def test_scene_bots_on_default_scenes():
     rollout = play_games(SceneBot(), num_games=4, seed=0)
     assert all(record.winner in ("civilians", "spies") for record in rollout.games)
-    assert all(s.turn.valid for s in rollout.stage("clue"))
-    assert rollout.stage("clue") == rollout.stage(Phase.CLUE)
+    assert all(s.turn.valid for s in rollout.stage(Phase.CLUE))
     assert all(t.phase in (Phase.CLUE, Phase.DECISION) for r in rollout.games for t in r.transcript)
 
 
@@ -118,7 +117,7 @@ class SplitVoter(CountingPolicy):
 
 def test_extra_vote_samples_are_judged_by_the_game_like_played_votes():
     rollout = play_games(SplitVoter(), num_games=2, seed=3, group_size=4, env_kwargs=SMALL)
-    for s in rollout.stage("decision"):
+    for s in rollout.stage(Phase.DECISION):
         record = rollout.games[s.game]
         spies = {a for a, r in record.roles.items() if r == Role.SPY}
         turn = s.turn
@@ -130,5 +129,5 @@ def test_extra_vote_samples_are_judged_by_the_game_like_played_votes():
         expected = {True: 1.0, False: -1.0}[turn.voted_spy] if not turn.abstain else -0.5
         expected += 0.3 if turn.valid or turn.abstain else -0.3
         assert s.reward == pytest.approx(expected) == turn.decision_reward
-    played = [s for s in rollout.stage("decision") if s.sample == 0]
+    played = [s for s in rollout.stage(Phase.DECISION) if s.sample == 0]
     assert all(s.turn in rollout.games[s.game].transcript for s in played)

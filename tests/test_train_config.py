@@ -6,6 +6,7 @@ import json
 import pytest
 
 from algorithms.train_config import SPOConfig
+from vz_env.turn import Phase
 
 
 def test_defaults_are_the_papers():
@@ -25,7 +26,7 @@ def test_defaults_are_the_papers():
     assert cfg.stage_ema_bias_correction is False
     assert cfg.stage_schedule == "adaptive"
     assert cfg.alternate_every == 5
-    assert cfg.start_stage == "decision"
+    assert cfg.start_stage is Phase.DECISION
     assert cfg.temperature == 0.8
     assert cfg.learning_rate == 1e-5
     assert cfg.lr_schedule == "cosine"
@@ -51,6 +52,7 @@ def test_config_is_frozen():
         ("clue_format_weight", -0.3, ">= 0"),
         ("is_cap", 0.5, ">= 1"),
         ("start_stage", "vote", "one of ('decision', 'clue')"),
+        ("start_stage", Phase.DONE, "one of ('decision', 'clue')"),
         ("lr_schedule", "step", "one of"),
         ("role_ema_alpha", 1.5, "in [0, 1]"),
         ("stage_ema_rho", -0.1, "in [0, 1]"),

@@ -12,7 +12,7 @@ from algorithms.metrics import TIMING_KEYS, pool_across_processes, read_metrics
 from algorithms.run import run_config, train
 from algorithms.train_config import ALGORITHMS, algorithm_config
 from algorithms.trainer import Trainer, default_accelerator
-from vz_env.turn import Role
+from vz_env.turn import Phase, Role
 from vz_spy.cli import main
 
 ENV = {"image_size": (64, 48)}
@@ -73,7 +73,7 @@ def test_update_moves_adapters_and_the_reference_stays_the_base(tiny_path):
     trainer = make_trainer(tiny_path, "selfplay-clue")
     before = lora_weights(trainer)
     rollout = trainer._rollout()
-    samples = [s for s in rollout.stage("clue") if s.generation is not None][:4]
+    samples = [s for s in rollout.stage(Phase.CLUE) if s.generation is not None][:4]
     advantages = torch.tensor([1.0, -1.0, 1.0, -1.0])
     stats = trainer._update(samples, advantages)
     assert not stats["skipped"]
@@ -115,7 +115,7 @@ def test_non_finite_loss_skips_the_update_and_the_run_goes_on(tiny_path, monkeyp
 
 def test_clue_format_term_is_inside_what_the_role_baseline_tracks(tiny_path):
     trainer = make_trainer(tiny_path, "selfplay-clue", clue_format_weight=0.3, games_per_iter=1)
-    clues = trainer._rollout().stage("clue")
+    clues = trainer._rollout().stage(Phase.CLUE)
     advantages = trainer._clue_advantages(clues, games=1)
     rewards = [s.reward + (0.3 if s.turn.valid else -0.3) for s in clues]
     # A fresh trainer's baselines are 0 when read ("before" timing): advantage = game reward + format term.

@@ -12,9 +12,11 @@ import math
 import types
 import typing
 from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 
 def setting(
@@ -31,6 +33,16 @@ def setting(
 def one_of(default: str, options: tuple[str, ...], help: str) -> Any:
     """A string field restricted to `options`."""
     return setting(default, help, f"one of {options}", lambda v: v in options)
+
+
+def member_of(default: Enum, options: tuple[Enum, ...], help: str) -> Any:
+    """An enum field restricted to `options`; config files and flags name a member by its str."""
+    return setting(default, help, f"one of {tuple(str(o) for o in options)}", lambda v: v in options)
+
+
+def named(cls: type[E], text: str) -> E | None:
+    """The member of enum `cls` whose str is `text` (how config files and checkpoints write it), or None."""
+    return next((member for member in cls if str(member) == text), None)
 
 
 def fraction(default: float, help: str) -> Any:
@@ -77,7 +89,9 @@ def to_plain_dict(config: Any) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else value
+        if isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = str(value) if isinstance(value, Enum) else value
     return out
 
 
@@ -110,7 +124,7 @@ def help_table(cls: type, skip: tuple[str, ...] = ()) -> str:
 
 
 def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(str(value)) if isinstance(value, (str, Enum)) else str(value)
 
 
 def _checked_type(name: str, hint: Any, value: Any) -> Any:
@@ -135,6 +149,12 @@ def _checked_type(name: str, hint: Any, value: Any) -> Any:
         raise ValueError(f"{name} must be a str, got {type(value).__name__} {value!r}")
     if typing.get_origin(hint) is tuple:
         return _checked_tuple(name, typing.get_args(hint), value)
+    if isinstance(hint, type) and issubclass(hint, Enum) and not isinstance(value, hint):
+        if not isinstance(value, str):
+            kind = type(value).__name__
+            raise ValueError(f"{name} must be a {hint.__name__} or its name, got {kind} {value!r}")
+        member = named(hint, value)
+        return value if member is None else member
     return value
 
 
@@ -155,6 +175,8 @@ __all__ = [
     "fraction",
     "from_mapping",
     "help_table",
+    "member_of",
+    "named",
     "one_of",
     "positive",
     "setting",

@@ -253,10 +253,13 @@ def _summary(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         fmt = (lambda v: f"{v:.4f}") if isinstance(first, float) else str
         table.add_row(key, fmt(first), fmt(last))
     console.print(table)
-    stages = [row["stage"] for row in rows]
+    from algorithms.metrics import stages_trained
+    from vz_env.turn import Phase
+
+    stages = stages_trained(rows)
     switches = sum(row["next_stage"] != row["stage"] for row in rows)
     console.print(
-        f"stages: decision {stages.count('decision')} iterations, clue {stages.count('clue')}; "
+        f"stages: decision {stages.count(Phase.DECISION)} iterations, clue {stages.count(Phase.CLUE)}; "
         f"stage switches {switches}"
     )
     console.print(f"metrics: {run_dir / 'metrics.jsonl'}")

@@ -9,10 +9,11 @@ from agents.hf_vlm import HFVLMPolicy
 from agents.registry import load_policy
 from agents.scoring import collate, completion_logprobs
 from algorithms.metrics import TIMING_KEYS, read_metrics
-from algorithms.rollout import CLUE_STAGE, DECISION_STAGE, play_games
+from algorithms.rollout import play_games
 from algorithms.run import run_config, train
 from algorithms.train_config import algorithm_config
 from algorithms.trainer import Trainer
+from vz_env.turn import Phase
 
 pytestmark = pytest.mark.vllm
 
@@ -56,7 +57,7 @@ def test_an_iteration_on_vllm_samples_gives_the_hf_backends_loss_times_the_impor
     on_hf._rollout = lambda: as_hf
     vllm_row, hf_row = on_vllm.run_iteration(), on_hf.run_iteration()
 
-    clues = [s for s in rollout.stage(CLUE_STAGE) if s.generation is not None]
+    clues = [s for s in rollout.stage(Phase.CLUE) if s.generation is not None]
     batch = collate([s.generation for s in clues], on_hf.policy.pad_token_id)
     with torch.no_grad(), on_hf.reference.model() as start_model:
         trainer_logprobs = completion_logprobs(start_model, batch, on_hf.config.temperature)
@@ -107,5 +108,5 @@ def test_each_family_plays_full_games_through_vllm(tiny_dirs, family):
     assert rollout.samples and all(
         s.generation is not None and s.generation.from_engine for s in rollout.samples
     )
-    assert rollout.stage(CLUE_STAGE) and rollout.stage(DECISION_STAGE)
+    assert rollout.stage(Phase.CLUE) and rollout.stage(Phase.DECISION)
     assert rollout.tokens > 0

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.base import Policy, decode_phase
-from algorithms.evaluate import Rate
+from algorithms.evaluate import vote_rates
 from algorithms.rollout import play_games
-from vz_env.turn import Phase, Role
+from vz_env.turn import Phase, Role, Turn
+from vz_env.vote_stats import vote_stats
 
 DETECTION_SEED = 3_000_000_000
 """Detection games come from seeds far from those that training games draw."""
@@ -63,20 +64,9 @@ def detection_test(
     from agents.scripted import SceneBot
 
     seat = PhaseSplit(SceneBot(seed=seed), policy)
-    votes = correct = abstain = invalid = 0
+    played: list[tuple[Turn, Role]] = []
     for start in range(0, num_games, batch_size):
         count = min(batch_size, num_games - start)
         rollout = play_games(seat, count, seed + start, env_kwargs=env_kwargs, sample_policies=())
-        for sample in rollout.stage(Phase.DECISION):
-            if sample.role == Role.SPY:
-                continue
-            votes += 1
-            correct += sample.turn.voted_spy
-            abstain += sample.turn.abstain
-            invalid += not sample.turn.valid and not sample.turn.abstain
-    return {
-        "decision_accuracy": Rate(correct, votes).to_dict(),
-        "na_rate": Rate(abstain, votes).to_dict(),
-        "invalid_vote_rate": Rate(invalid, votes).to_dict(),
-        "games": num_games,
-    }
+        played += [(s.turn, s.role) for s in rollout.samples]
+    return {**vote_rates(vote_stats(played)), "games": num_games}

@@ -9,7 +9,8 @@ from typing import Any
 
 from agents.base import Policy
 from algorithms.rollout import Rollout, play_games
-from vz_env.turn import Phase, Role
+from vz_env.turn import Role, Turn
+from vz_env.vote_stats import VoteStats, vote_stats
 
 Z_95 = 1.959963984540054
 
@@ -45,6 +46,15 @@ class Rate:
         return {"rate": self.value, "n": self.trials, "ci95": [low, high]}
 
 
+def vote_rates(stats: VoteStats) -> dict[str, Any]:
+    """Decision accuracy, N/A and invalid-vote rates as Rates with intervals, as every report writes them."""
+    return {
+        "decision_accuracy": Rate(stats.spy_named, stats.votes).to_dict(),
+        "na_rate": Rate(stats.abstained, stats.votes).to_dict(),
+        "invalid_vote_rate": Rate(stats.invalid, stats.votes).to_dict(),
+    }
+
+
 def evaluate(
     policy_a: Policy,
     policy_b: Policy,
@@ -78,7 +88,8 @@ def _side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int,
 
 def _report(rollouts: list[tuple[str, Rollout]], side: str) -> dict[str, Any]:
     spy_wins = spy_games = civ_wins = civ_games = 0
-    votes = correct = abstain = invalid = turns = invalid_turns = scene_clues = grounded = 0
+    turns = invalid_turns = scene_clues = grounded = 0
+    played: list[tuple[Turn, Role]] = []
     for spy_side, rollout in rollouts:
         if spy_side == side:
             spy_games += len(rollout.games)
@@ -91,23 +102,17 @@ def _report(rollouts: list[tuple[str, Rollout]], side: str) -> dict[str, Any]:
             if not mine:
                 continue
             turn = s.turn
+            played.append((turn, s.role))
             turns += 1
             invalid_turns += not turn.valid and not turn.abstain
             if turn.grounded is not None:
                 scene_clues += 1
                 grounded += turn.grounded
-            if turn.phase == Phase.DECISION and s.role != Role.SPY:
-                votes += 1
-                correct += turn.voted_spy
-                abstain += turn.abstain
-                invalid += not turn.valid and not turn.abstain
     return {
         "win_rate": Rate(spy_wins + civ_wins, spy_games + civ_games).to_dict(),
         "win_rate_as_spy": Rate(spy_wins, spy_games).to_dict(),
         "win_rate_as_civilian": Rate(civ_wins, civ_games).to_dict(),
-        "decision_accuracy": Rate(correct, votes).to_dict(),
-        "na_rate": Rate(abstain, votes).to_dict(),
-        "invalid_vote_rate": Rate(invalid, votes).to_dict(),
+        **vote_rates(vote_stats(played)),
         "invalid_turn_rate": Rate(invalid_turns, turns).to_dict(),
         "clue_grounding": Rate(grounded, scene_clues).to_dict(),
     }

@@ -28,7 +28,8 @@ from vz_env.atomic import atomic_folder, require_free_folder
 from vz_env.config import SpyConfig
 from vz_env.parsing import boxed, parse_clue
 from vz_env.prompts import other_players
-from vz_env.turn import Phase, Role
+from vz_env.turn import Phase
+from vz_env.vote_stats import vote_stats
 
 FALLBACK_CLUE = "a few objects on a plain floor"
 
@@ -156,14 +157,13 @@ def format_report(
     """
     rollout = play_games(policy, num_games, seed, 1, env_kwargs)
     clues = rollout.stage(Phase.CLUE)
-    votes = [s for s in rollout.stage(Phase.DECISION) if s.role != Role.SPY]
-    correct = [s.turn.voted_spy for s in votes]
+    votes = vote_stats((s.turn, s.role) for s in rollout.samples)
     config = SpyConfig.from_kwargs(**dict(env_kwargs or {}))
     return {
         "valid_clue_rate": _mean([s.turn.valid for s in clues]),
-        "valid_vote_rate": _mean([s.turn.valid for s in votes]),
-        "decision_accuracy": _mean(correct),
-        "valid_vote_accuracy": sum(correct) / max(1, sum(s.turn.valid for s in votes)),
+        "valid_vote_rate": votes.valid_rate,
+        "decision_accuracy": votes.accuracy,
+        "valid_vote_accuracy": votes.spy_named / max(1, votes.valid),
         "chance": config.num_spies / (config.num_players - 1),
     }
 

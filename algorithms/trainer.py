@@ -34,6 +34,7 @@ from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
 from vz_env.rewards import clue_format_reward
 from vz_env.turn import Phase, Role
+from vz_env.vote_stats import vote_stats
 
 FixedLogprobs = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
 """Log-probs [B, T] that stay fixed through an update: reference (KL), old policy (PPO epochs), engine."""
@@ -122,20 +123,19 @@ class Trainer:
         else:
             samples, advantages = self._vote_batch(decision)
         update = self._update(samples, advantages)
-        accuracy = _mean([s.turn.voted_spy for s in decision])
-        na_rate = _mean([s.turn.abstain for s in decision])
-        if decision:
-            self.controller.update(accuracy, na_rate)
+        votes = vote_stats((s.turn, s.role) for s in decision)
+        if votes.votes:
+            self.controller.update(votes.accuracy, votes.na_rate)
         self.iteration += 1
         # Pooled across processes by type: ints are counts (summed), floats are averaged.
         metrics = {
             "trained_samples": len(samples),
             **_reward_stats(rollout),
-            "decision_accuracy": accuracy,
-            "na_rate": na_rate,
+            "decision_accuracy": votes.accuracy,
+            "na_rate": votes.na_rate,
             "invalid_clue_rate": _mean([not s.turn.valid for s in clues]),
             "clue_grounding": _mean([s.turn.grounded for s in clues if s.turn.grounded is not None]),
-            "invalid_vote_rate": _mean([not s.turn.valid and not s.turn.abstain for s in decision]),
+            "invalid_vote_rate": votes.invalid_rate,
             "tokens_generated": rollout.tokens,
             "lr": self.scheduler.get_last_lr()[0],
             "b_spy": self.baselines.b_spy,

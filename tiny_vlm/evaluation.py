@@ -15,6 +15,7 @@ from agents.base import Policy
 from tiny_vlm.world import WORLD
 from vz_env import spy_v0
 from vz_env.turn import Phase, Role, Turn
+from vz_env.vote_stats import vote_stats
 
 HELD_OUT_SEED = 1_000_000_000
 
@@ -51,17 +52,16 @@ def format_report(
 def play_report(turns: list[tuple[Turn, Role]]) -> dict[str, float]:
     """The report's shares from the judged turns and the role of each turn's player."""
     clues = [turn for turn, _ in turns if turn.phase == Phase.CLUE]
-    votes = [turn for turn, _ in turns if turn.phase == Phase.DECISION]
-    civilian_votes = [turn for turn, role in turns if turn.phase == Phase.DECISION and role != Role.SPY]
+    votes, civilian_votes = vote_stats(turns, spies=True), vote_stats(turns)
     return {
         "valid_clue_rate": _share(turn.valid for turn in clues),
         "grounding_rate": _share(bool(turn.grounded) for turn in clues),
-        "valid_vote_rate": _share(turn.format_ok for turn in votes),
-        "na_rate": _share(turn.abstain for turn in votes),
-        "civilian_spy_rate": _share(turn.voted_spy for turn in civilian_votes),
+        "valid_vote_rate": votes.well_formed_rate,
+        "na_rate": votes.na_rate,
+        "civilian_spy_rate": civilian_votes.accuracy,
         "clues": len(clues),
-        "votes": len(votes),
-        "civilian_votes": len(civilian_votes),
+        "votes": votes.votes,
+        "civilian_votes": civilian_votes.votes,
     }
 
 

@@ -7,8 +7,11 @@ written with `save_pretrained` and loaded back through the same code path as a r
 
 - HF lock-step generation on game prompts (`play_games`, every reply forced to --max-new-tokens tokens),
   in generated tokens per second; vLLM on the same prompts when `vllm` is importable;
-- one training iteration per setup (LoRA; full fine-tuning with a frozen reference copy), its seconds and
-  peak GPU memory.
+- one training iteration per setup (LoRA; full fine-tuning with a frozen reference copy; each sampled by HF
+  `generate` and by a vLLM engine colocated in the trainer's process, taking `vllm_memory` 0.3 of the GPU),
+  with activation checkpointing on: its seconds and peak GPU memory (the trainer's allocations; the engine's
+  share is fixed by `vllm_memory`). On one GPU there is no FSDP2, so no bf16 mixed precision: the model is
+  loaded in bf16 and trained in bf16.
 
 It prints one table (and writes it as JSON with --json). A time budget (--budget-s, default 540 s) skips
 the steps that would start after it, so one run stays under 10 minutes. `--dry-run` builds tiny sizes on
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import shutil
@@ -228,11 +232,23 @@ def measure_vllm_generation(
 
 
 def measure_training(
-    folder: Path, size: str, finetune: str, work: Path, games: int, tokens: int, env: dict[str, Any]
+    folder: Path,
+    size: str,
+    finetune: str,
+    backend: str,
+    work: Path,
+    games: int,
+    tokens: int,
+    env: dict[str, Any],
 ) -> Row:
     """One training iteration (rollout, scoring, optimizer step): its seconds and peak GPU memory."""
     from algorithms.run import run_config, train
     from algorithms.train_config import SPOConfig
+
+    label = "train: LoRA" if finetune == "lora" else "train: full FT (+ref copy)"
+    label += " + vLLM" if backend == "vllm" else ""
+    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        return Row(size, label, note="vllm not installed")
 
     trainer = {
         "iterations": 2,
@@ -244,9 +260,11 @@ def measure_training(
         "warmup_ratio": 0.0,
         "finetune": finetune,
         "reference": "copy" if finetune == "full" else "disable-adapter",
+        "rollout_backend": backend,
+        "activation_checkpointing": True,
     }
     config = run_config("iterative-spo", str(folder), SPOConfig.from_dict(trainer), env)
-    run_dir = work / f"run-{size}-{finetune}"
+    run_dir = work / f"run-{size}-{finetune}-{backend}"
     _reset_peak()
     start = time.perf_counter()
     row = train(run_dir, config, stop_after=1)[0]
@@ -257,7 +275,6 @@ def measure_training(
         f"iteration {row['seconds_total']:.1f}s (rollout {row['seconds_rollout']:.1f}s), "
         f"{row['trained_samples']} samples; load+iteration {seconds:.1f}s"
     )
-    label = "train: LoRA" if finetune == "lora" else "train: full FT (+ref copy)"
     return Row(size, label, row["seconds_total"], None, _peak_gib(), note)
 
 
@@ -301,8 +318,10 @@ def _steps(
     return [
         ("generate: HF lock-step", lambda: measure_hf_generation(*gen)),
         ("generate: vLLM", lambda: measure_vllm_generation(*gen)),
-        ("train: LoRA", lambda: measure_training(folder, size, "lora", *fit)),
-        ("train: full FT (+ref copy)", lambda: measure_training(folder, size, "full", *fit)),
+        ("train: LoRA", lambda: measure_training(folder, size, "lora", "hf", *fit)),
+        ("train: LoRA + vLLM", lambda: measure_training(folder, size, "lora", "vllm", *fit)),
+        ("train: full FT (+ref copy)", lambda: measure_training(folder, size, "full", "hf", *fit)),
+        ("train: full FT (+ref copy) + vLLM", lambda: measure_training(folder, size, "full", "vllm", *fit)),
     ]
 
 
@@ -310,14 +329,14 @@ def print_table(rows: list[Row], device: torch.device) -> None:
     """The results as one plain-text table."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check on {name}, torch {torch.__version__}")
-    header = f"{'size':7s} {'step':28s} {'seconds':>8s} {'tok/s':>9s} {'peak GiB':>9s}  note"
+    header = f"{'size':7s} {'step':35s} {'seconds':>8s} {'tok/s':>9s} {'peak GiB':>9s}  note"
     print(header)
     print("-" * len(header))
     for r in rows:
         seconds = f"{r.seconds:8.2f}" if r.seconds is not None else f"{'-':>8s}"
         speed = f"{r.tokens_per_s:9.1f}" if r.tokens_per_s is not None else f"{'-':>9s}"
         peak = f"{r.peak_gib:9.2f}" if r.peak_gib is not None else f"{'-':>9s}"
-        print(f"{r.size:7s} {r.step:28s} {seconds} {speed} {peak}  {r.note}")
+        print(f"{r.size:7s} {r.step:35s} {seconds} {speed} {peak}  {r.note}")
 
 
 def _sync() -> None:

@@ -51,3 +51,18 @@ def test_a_build_resumed_after_a_sitting_equals_an_uninterrupted_one(tmp_path):
     assert [p["stage"] for p in stamp["curve"]] == ["short", "round", "game", "play"]
     assert stamp["steps"] == {"format": 2, "deduction": 8} and stamp["seed"] == 0
     assert stamp["curve"] == read_stamp(whole)["curve"]
+
+
+def test_a_build_may_be_lengthened_only_before_its_learning_rate_decays():
+    import dataclasses
+
+    from tiny_vlm.build import continues
+
+    recipe = small_recipe()
+    longer = dataclasses.replace(recipe, deduction=dataclasses.replace(recipe.deduction, steps=20))
+    other = dataclasses.replace(recipe, deduction=dataclasses.replace(recipe.deduction, label_noise=0.1))
+    assert continues(recipe.as_dict(), recipe, 8)
+    decay_from = recipe.deduction.steps * (1 - recipe.deduction.decay_share)
+    assert continues(recipe.as_dict(), longer, int(decay_from))
+    assert not continues(recipe.as_dict(), longer, int(decay_from) + 1)
+    assert not continues(recipe.as_dict(), other, 1)

@@ -144,7 +144,7 @@ def _resume(path: Path, recipe: Recipe, pretrainer: Pretrainer, deducer: Deducti
     if not path.is_file():
         return fresh
     checkpoint = torch.load(path, weights_only=False)
-    if checkpoint["recipe"] != recipe.as_dict():
+    if not continues(checkpoint["recipe"], recipe, checkpoint["step"]):
         raise ValueError(f"{path} holds a build of another recipe; remove it to start this one afresh")
     pretrainer.model.load_state_dict(checkpoint["model"])
     pretrainer.heads.load_state_dict(checkpoint["heads"])
@@ -155,6 +155,22 @@ def _resume(path: Path, recipe: Recipe, pretrainer: Pretrainer, deducer: Deducti
     deducer.curriculum = Curriculum(**checkpoint["curriculum"])
     torch.set_rng_state(checkpoint["torch_rng"])
     return {"step": checkpoint["step"], "spent": checkpoint["spent"]}
+
+
+def continues(saved: dict[str, Any], recipe: Recipe, step: int) -> bool:
+    """Whether a checkpoint of recipe `saved` at `step` is one of `recipe`'s: the same recipe, or one whose
+    deduction phase is longer or shorter but whose learning rate had not started to decay by `step` under
+    either length (so both builds ran the same steps so far: a build can be lengthened while it runs)."""
+    wanted = recipe.as_dict()
+    if saved == wanted:
+        return True
+    if {**saved, "deduction": {**saved["deduction"], "steps": 0}} != {
+        **wanted,
+        "deduction": {**wanted["deduction"], "steps": 0},
+    }:
+        return False
+    shorter = min(saved["deduction"]["steps"], recipe.deduction.steps)
+    return step <= shorter * (1.0 - recipe.deduction.decay_share)
 
 
 def _save_checkpoint(

@@ -42,7 +42,7 @@ class DeductionConfig:
     `choice_rows_per_step` choice rows.
     """
 
-    steps: int = 1600
+    steps: int = 2200
     learning_rate: float = 1e-3
     warmup_steps: int = 25
     decay_share: float = 0.2

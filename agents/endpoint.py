@@ -18,7 +18,7 @@ from typing import Any
 from agents.base import Policy
 from agents.chat_client import ChatClient, EndpointError
 from agents.endpoint_spec import EndpointSpec, parse_endpoint_spec
-from agents.sampling import check_sampling
+from agents.sampling import Sampling
 
 SEED_BOUND = 2**31  # per-request seeds are drawn below this bound
 
@@ -62,7 +62,7 @@ class EndpointPolicy(Policy):
         extra_body: Mapping[str, Any] | None = None,
         check: bool = True,
     ) -> None:
-        check_sampling(spec.temperature, spec.top_p, spec.max_new_tokens, 0)
+        self.sampling = Sampling(spec.temperature, spec.top_p, spec.max_new_tokens)
         self.spec = spec
         self.extra_body = dict(extra_body or {})
         self.client = ChatClient(spec.base_url, spec.api_key(), spec.timeout, spec.retries)
@@ -114,12 +114,12 @@ class EndpointPolicy(Policy):
                     ],
                 }
             ],
-            "temperature": self.spec.temperature,
-            "max_tokens": self.spec.max_new_tokens,
+            "temperature": self.sampling.temperature,
+            "max_tokens": self.sampling.max_new_tokens,
             "n": 1,
         }
-        if self.spec.temperature > 0:
-            body["top_p"] = self.spec.top_p
+        if self.sampling.temperature > 0:
+            body["top_p"] = self.sampling.top_p
         if self._seeded:
             body["seed"] = self._rng.randrange(SEED_BOUND)
         return {**body, **self.extra_body}

@@ -21,7 +21,7 @@ from PIL import Image
 
 from agents.base import Policy
 from agents.hf_quiet import quiet_hf
-from agents.sampling import check_sampling
+from agents.sampling import Sampling, sampling_with
 
 PADDING_SIDES = ("left", "right")
 
@@ -192,19 +192,22 @@ class HFVLMPolicy(Policy):
         self,
         model_path: str | os.PathLike[str],
         *,
-        temperature: float = 0.8,
-        top_p: float = 1.0,
-        max_new_tokens: int = 256,
-        min_new_tokens: int = 0,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int | None = None,
+        sampling: Sampling | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | str | None = None,
         seed: int | None = None,
     ) -> None:
-        check_sampling(temperature, top_p, max_new_tokens, min_new_tokens)
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_new_tokens = int(max_new_tokens)
-        self.min_new_tokens = int(min_new_tokens)
+        self.sampling = sampling_with(
+            sampling,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+        )
         self.device, self.dtype = _default_device_and_dtype(device, dtype)
         self.model, self.processor = load_vlm(model_path, self.device, self.dtype)
         self.tokenizer = self.processor.tokenizer
@@ -348,22 +351,22 @@ class HFVLMPolicy(Policy):
         from transformers import GenerationConfig
 
         settings: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "min_new_tokens": self.min_new_tokens,
+            "max_new_tokens": self.sampling.max_new_tokens,
+            "min_new_tokens": self.sampling.min_new_tokens,
             "eos_token_id": self.eos_token_ids,
             "pad_token_id": self.pad_token_id,
             "suppress_tokens": self.suppressed_token_ids,
-            "do_sample": self.temperature > 0,
+            "do_sample": self.sampling.temperature > 0,
             "return_dict_in_generate": True,
             "output_logits": True,
         }
-        if self.temperature > 0:
-            settings.update(temperature=self.temperature, top_p=self.top_p, top_k=0)
+        if self.sampling.temperature > 0:
+            settings.update(temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=0)
         return GenerationConfig(**settings)
 
     def _sampled_logprobs(self, logits: Sequence[torch.Tensor], sampled: torch.Tensor) -> torch.Tensor:
         """log_softmax(raw logits / temperature) at the sampled ids, step by step to bound memory."""
-        temperature = self.temperature if self.temperature > 0 else 1.0
+        temperature = self.sampling.temperature if self.sampling.temperature > 0 else 1.0
         steps = []
         for t, step_logits in enumerate(logits):
             scaled = step_logits.float() / temperature

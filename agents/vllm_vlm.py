@@ -27,10 +27,10 @@ from agents.hf_vlm import (
     Generation,
     HFVLMPolicy,
     ModelLoadError,
-    check_sampling,
     eos_token_ids,
     suppressed_token_ids,
 )
+from agents.sampling import Sampling, sampling_with
 
 # Seeds of per-request sampling streams are drawn below this bound (vLLM takes any non-negative int).
 SEED_BOUND = 2**31
@@ -64,10 +64,11 @@ class VLLMPolicy(Policy):
         self,
         model_path: str | os.PathLike[str],
         *,
-        temperature: float = 0.8,
-        top_p: float = 1.0,
-        max_new_tokens: int = 256,
-        min_new_tokens: int = 0,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int | None = None,
+        sampling: Sampling | None = None,
         dtype: torch.dtype | str | None = None,
         seed: int | None = None,
         gpu_memory_utilization: float = 0.3,
@@ -76,11 +77,13 @@ class VLLMPolicy(Policy):
         max_lora_rank: int = 16,
         external_launcher: bool = False,
     ) -> None:
-        check_sampling(temperature, top_p, max_new_tokens, min_new_tokens)
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_new_tokens = int(max_new_tokens)
-        self.min_new_tokens = int(min_new_tokens)
+        self.sampling = sampling_with(
+            sampling,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+        )
         self.model_path = resolve_model_path(model_path)
         self.processor, config, generation_config = _load_processor_and_configs(self.model_path)
         self.tokenizer = self.processor.tokenizer
@@ -180,11 +183,11 @@ class VLLMPolicy(Policy):
 
         return SamplingParams(
             n=1,
-            temperature=self.temperature,
-            top_p=self.top_p if self.temperature > 0 else 1.0,
+            temperature=self.sampling.temperature,
+            top_p=self.sampling.top_p if self.sampling.temperature > 0 else 1.0,
             top_k=0,
-            max_tokens=self.max_new_tokens,
-            min_tokens=self.min_new_tokens,
+            max_tokens=self.sampling.max_new_tokens,
+            min_tokens=self.sampling.min_new_tokens,
             stop_token_ids=list(self.eos_token_ids),
             allowed_token_ids=self.allowed_token_ids,
             logprobs=0,

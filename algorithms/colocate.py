@@ -102,10 +102,7 @@ def start_engine(policy: Any, config: SPOConfig, accelerator: Any) -> Any:
     dtype = torch.bfloat16 if config.mixed_precision == "bf16" else policy.dtype
     engine = VLLMPolicy(
         policy.model.name_or_path,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_new_tokens=config.max_new_tokens,
-        min_new_tokens=config.min_new_tokens,
+        sampling=config.sampling,
         dtype=dtype,
         seed=config.seed,
         gpu_memory_utilization=config.vllm_memory,

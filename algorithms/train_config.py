@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agents.sampling import Sampling
 from vz_env.settings import (
     at_least,
     fraction,
@@ -181,6 +182,11 @@ class SPOConfig:
             )
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(f"min_new_tokens must be <= max_new_tokens ({self.max_new_tokens})")
+
+    @property
+    def sampling(self) -> Sampling:
+        """The rollouts' sampling settings, as every policy takes them: evaluation samples as training."""
+        return Sampling(self.temperature, self.top_p, self.max_new_tokens, self.min_new_tokens)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SPOConfig:

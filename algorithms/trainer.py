@@ -72,8 +72,7 @@ class Trainer:
         self.config = config
         self.env_kwargs = dict(env_kwargs or {})
         self.accelerator = accelerator or default_accelerator()
-        policy.temperature, policy.top_p = config.temperature, config.top_p
-        policy.max_new_tokens, policy.min_new_tokens = config.max_new_tokens, config.min_new_tokens
+        policy.sampling = config.sampling
         model, self.reference = prepare_model(policy.model, config)
         optimizer = torch.optim.AdamW(
             trainable_parameters(model), lr=config.learning_rate, weight_decay=config.weight_decay

@@ -15,6 +15,7 @@ from typing import Any
 
 from agents.base import Policy
 from algorithms.evaluate import evaluate
+from algorithms.train_config import SPOConfig
 from vz_env.atomic import atomic_write_text
 
 VERSUS_SEED = 1_500_000_000
@@ -39,17 +40,12 @@ def run_policies(run_dir: Path, config: Mapping[str, Any]) -> tuple[Policy, Poli
     from algorithms.export import export_run
     from tiny_vlm.world import resolve_model
 
-    trainer = config["trainer"]
-    sampling = {
-        "temperature": trainer["temperature"],
-        "top_p": trainer["top_p"],
-        "max_new_tokens": trainer["max_new_tokens"],
-        "min_new_tokens": trainer["min_new_tokens"],
-        "seed": trainer["seed"],
-    }
+    trainer = SPOConfig.from_dict(config["trainer"])
     with tempfile.TemporaryDirectory(prefix="vz-versus-start-") as tmp:
-        trained = HFVLMPolicy(export_run(run_dir, Path(tmp) / "trained"), **sampling)
-    start = HFVLMPolicy(resolve_model(config["model"]), **sampling)
+        trained = HFVLMPolicy(
+            export_run(run_dir, Path(tmp) / "trained"), sampling=trainer.sampling, seed=trainer.seed
+        )
+    start = HFVLMPolicy(resolve_model(config["model"]), sampling=trainer.sampling, seed=trainer.seed)
     trained.label, start.label = "trained", "start"
     return trained, start
 

@@ -97,16 +97,6 @@ def arm_config(arm: str, iterations: int, seed: int, games_per_iter: int | None)
     return SPOConfig.from_dict({**settings, "checkpoint_every": max(iterations, 1)})
 
 
-def sampling(config: SPOConfig) -> dict[str, Any]:
-    """The policy sampling settings of a run (evaluation samples as training does)."""
-    return {
-        "temperature": config.temperature,
-        "top_p": config.top_p,
-        "max_new_tokens": config.max_new_tokens,
-        "min_new_tokens": config.min_new_tokens,
-    }
-
-
 def run_arm(
     arm: str,
     seed: int,
@@ -117,7 +107,7 @@ def run_arm(
 ) -> dict:
     """Train one arm from the start (unless `none`) and measure it, probing with `questions`."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
-    policy = HFVLMPolicy(resolve_model(args.model), seed=seed, **sampling(config))
+    policy = HFVLMPolicy(resolve_model(args.model), seed=seed, sampling=config.sampling)
     began, cpu = time.perf_counter(), time.process_time()
     rows: list[dict] = []
     if arm != "none":
@@ -179,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
     wall, cpu = time.perf_counter(), time.process_time()
     reference = arm_config("none", args.iterations, 0, args.games_per_iter)
-    start = HFVLMPolicy(resolve_model(args.model), seed=12345, **sampling(reference))
+    start = HFVLMPolicy(resolve_model(args.model), seed=12345, sampling=reference.sampling)
     params = sum(p.numel() for p in start.model.parameters())
     print(
         f"start: {start.model.name_or_path} ({params / 1e6:.2f} M parameters); {args.iterations} "

@@ -120,16 +120,13 @@ def load_average() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def vllm_policy(hf: HFVLMPolicy, model: str, max_new_tokens: int, seed: int) -> Policy:
+def vllm_policy(hf: HFVLMPolicy, model: str, seed: int) -> Policy:
     """A vLLM engine on the HF policy's model folder, with its sampling settings and dtype."""
     from agents.vllm_vlm import VLLMPolicy
 
     return VLLMPolicy(
         model,
-        temperature=hf.temperature,
-        top_p=hf.top_p,
-        max_new_tokens=max_new_tokens,
-        min_new_tokens=max_new_tokens,
+        sampling=hf.sampling,
         dtype=hf.dtype,
         seed=seed,
     )
@@ -146,14 +143,14 @@ def logprob_agreement(hf: HFVLMPolicy, engine: Policy, seed: int) -> tuple[float
     generations = engine.generate([observations[a] for a in env.acting_agents], num_samples=2)
     batch = collate(generations, hf.pad_token_id)
     with torch.no_grad():
-        trainer = completion_logprobs(hf.model, batch, hf.temperature)
+        trainer = completion_logprobs(hf.model, batch, hf.sampling.temperature)
         logits = hf.model(**batch.model_inputs(hf.device, hf.dtype)).logits.float().cpu()
     sampler_gap = trainer_gap = 0.0
     for row, g in enumerate(generations):
         n, start = g.completion_ids.numel(), int(batch.prompt_lengths[row]) - 1
-        scaled = logits[row, start : start + n] / hf.temperature
+        scaled = logits[row, start : start + n] / hf.sampling.temperature
         scaled[:, hf.suppressed_token_ids] = float("-inf")
-        scaled[: hf.min_new_tokens, hf.eos_token_ids] = float("-inf")  # no EOS before min_new_tokens
+        scaled[: hf.sampling.min_new_tokens, hf.eos_token_ids] = float("-inf")  # no EOS before min_new_tokens
         sampler = scaled.log_softmax(-1).gather(1, g.completion_ids[:, None]).squeeze(1)
         sampler_gap = max(sampler_gap, float((sampler - g.logprobs).abs().max()))
         trainer_gap = max(trainer_gap, float((trainer[row, :n].cpu() - g.logprobs).abs().max()))
@@ -181,10 +178,10 @@ def main() -> None:
         device=args.device,
         seed=args.seed,
     )
-    engine = vllm_policy(policy, args.model, args.max_new_tokens, args.seed) if args.vllm else None
+    engine = vllm_policy(policy, args.model, args.seed) if args.vllm else None
     print(
         f"{args.games} games, {args.max_new_tokens} new tokens per reply (min = max), temperature "
-        f"{policy.temperature}, top-p {policy.top_p}, {policy.device} {policy.dtype}, "
+        f"{policy.sampling.temperature}, top-p {policy.sampling.top_p}, {policy.device} {policy.dtype}, "
         f"{torch.get_num_threads()} thread(s), median of {args.repeats}; load average {load_average()}"
     )
     # Warm-up: first calls pay for lazy imports and allocations (and vLLM's first batch shapes).

@@ -39,7 +39,7 @@ def test_samples_rescore_under_hf_in_fp32(qwen_engine, tiny_dirs, observations):
         assert g.from_engine and 1 <= g.completion_ids.numel() <= 16
         assert not set(g.completion_ids.tolist()[:-1]) & set(hf.suppressed_token_ids)
         assert torch.equal(g.prompt.input_ids, hf.encode(observations[g.observation_index]).input_ids)
-    trainer, allowed = hf_logprobs(hf, generations, qwen_engine.temperature)
+    trainer, allowed = hf_logprobs(hf, generations, qwen_engine.sampling.temperature)
     sampler_gap = max(float((a - g.logprobs).abs().max()) for a, g in zip(allowed, generations))
     trainer_gap = max(
         float((trainer[i, : g.logprobs.numel()] - g.logprobs).abs().max()) for i, g in enumerate(generations)

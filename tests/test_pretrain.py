@@ -315,3 +315,26 @@ def test_the_held_out_report_reads_the_games_own_turns() -> None:
     assert scene["clues"] == blind["clues"] == 160 and scene["civilian_votes"] == 60
     assert scene["valid_clue_rate"] == scene["grounding_rate"] == 1.0 and blind["grounding_rate"] < 0.3
     assert scene["civilian_spy_rate"] > blind["civilian_spy_rate"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--iterations", "1", "--versus-games", "0", "--no-plot", "--out", "RUN"],
+        ["eval", "--a", "tiny", "--b", "scene", "--games", "2"],
+    ],
+)
+def test_commands_on_damaged_shipped_weights_stop_in_one_line(tmp_path, monkeypatch, capsys, argv) -> None:
+    import shutil
+
+    from tiny_vlm import shipped
+    from vz_spy.cli import main
+
+    damaged = tmp_path / "weights"
+    shutil.copytree(shipped.WEIGHTS, damaged)
+    (damaged / "model.safetensors").write_bytes(b"not the weights")
+    monkeypatch.setattr(shipped, "WEIGHTS", damaged)
+    assert main([str(tmp_path / "run") if a == "RUN" else a for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "model.safetensors is corrupt" in err
+    assert "vz-spy tiny-model --pretrained" in err

@@ -8,6 +8,7 @@ import pytest
 
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
+from vz_env import Phase
 from vz_spy.cli import main
 from vz_spy.train import FLAG_FIELDS, build_config
 
@@ -34,7 +35,7 @@ def test_the_default_run_trains_both_stages_whatever_the_vote_accuracy(accuracy)
     for _ in range(trainer.iterations):
         stages.append(controller.stage)
         controller.update(accuracy, 0.1)
-    assert stages[0] == "decision" and "clue" in stages
+    assert stages[0] == Phase.DECISION and Phase.CLUE in stages
 
 
 def test_a_negative_versus_games_is_a_one_line_error(capsys):

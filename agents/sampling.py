@@ -32,7 +32,7 @@ class Sampling:
         object.__setattr__(self, "min_new_tokens", int(self.min_new_tokens))
 
 
-def sampling_with(sampling: Sampling | None, **given: float | None) -> Sampling:
+def sampling_with(sampling: Sampling | None, **given: float | int | None) -> Sampling:
     """`sampling` (default: Sampling()) with the keyword settings a caller gave (not None) in their place."""
     chosen = {name: value for name, value in given.items() if value is not None}
     return replace(sampling or Sampling(), **chosen)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,9 +17,8 @@ from typing import Any
 from agents.base import Policy
 from agents.chat_client import ChatClient, EndpointError
 from agents.endpoint_spec import EndpointSpec, parse_endpoint_spec
+from agents.request_seeds import RequestSeeds
 from agents.sampling import Sampling
-
-SEED_BOUND = 2**31  # per-request seeds are drawn below this bound
 
 
 def image_data_url(image: Any) -> str:
@@ -66,9 +64,7 @@ class EndpointPolicy(Policy):
         self.spec = spec
         self.extra_body = dict(extra_body or {})
         self.client = ChatClient(spec.base_url, spec.api_key(), spec.timeout, spec.retries)
-        self._rng = random.Random()
-        self._seeded = False
-        self.reset(seed)
+        self.seeds = RequestSeeds(seed)
         if check:
             self._check_model()
 
@@ -79,9 +75,7 @@ class EndpointPolicy(Policy):
 
     def reset(self, seed: int | None = None) -> None:
         """Reseed the stream each request's seed is drawn from."""
-        if seed is not None:
-            self._rng.seed(int(seed))
-            self._seeded = True
+        self.seeds.reset(seed)
 
     def act(self, observation: Mapping[str, Any]) -> str:
         """The model's reply to one observation."""
@@ -120,8 +114,9 @@ class EndpointPolicy(Policy):
         }
         if self.sampling.temperature > 0:
             body["top_p"] = self.sampling.top_p
-        if self._seeded:
-            body["seed"] = self._rng.randrange(SEED_BOUND)
+        seed = self.seeds.next()
+        if seed is not None:
+            body["seed"] = seed
         return {**body, **self.extra_body}
 
     def _reply(self, payload: dict[str, Any]) -> str:

@@ -13,7 +13,6 @@ trained model's current weights: a new LoRA adapter version, or full weights rel
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,10 +29,8 @@ from agents.hf_vlm import (
     eos_token_ids,
     suppressed_token_ids,
 )
+from agents.request_seeds import RequestSeeds
 from agents.sampling import Sampling, sampling_with
-
-# Seeds of per-request sampling streams are drawn below this bound (vLLM takes any non-negative int).
-SEED_BOUND = 2**31
 
 
 def resolve_model_path(model_path: str | os.PathLike[str]) -> Path:
@@ -112,15 +109,11 @@ class VLLMPolicy(Policy):
         self.lora_request: Any = None
         self._adapter_dir: Path | None = None
         self._weights_version = 0
-        self._rng = random.Random()
-        self._seeded = False
-        self.reset(seed)
+        self.seeds = RequestSeeds(seed)
 
     def reset(self, seed: int | None = None) -> None:
         """Reseed this policy's sampling: each request then gets its own seed drawn from this stream."""
-        if seed is not None:
-            self._rng.seed(int(seed))
-            self._seeded = True
+        self.seeds.reset(seed)
 
     def act(self, observation: Mapping[str, Any]) -> str:
         """The model's reply to one observation."""
@@ -191,7 +184,7 @@ class VLLMPolicy(Policy):
             stop_token_ids=list(self.eos_token_ids),
             allowed_token_ids=self.allowed_token_ids,
             logprobs=0,
-            seed=self._rng.randrange(SEED_BOUND) if self._seeded else None,
+            seed=self.seeds.next(),
             skip_special_tokens=True,
         )
 

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Play M games of policy A against policy B (each seed twice, sides swapped) and report "
         "win rate per role with 95%% Wilson intervals, decision accuracy, N/A and invalid rates, and clue "
         "grounding (clues naming the colour and shape of an object in the speaker's own scene). "
-        "A policy is 'scene', 'random', 'tiny' (the pretrained tiny VLM, built on first use) or a local "
+        "A policy is 'scene', 'random', 'tiny' (the tiny VLM shipped with the package) or a local "
         "Hugging Face model folder, vllm:FOLDER, or openai:MODEL@URL;key=VAR for a served model.",
     )
     parser.add_argument("--a", default="tiny", help="policy A (default: tiny)")

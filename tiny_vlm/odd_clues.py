@@ -18,11 +18,12 @@ N/A: a model trained on them stays unsure, so self-play has room to sharpen it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from tiny_vlm.data import CHOICE_PROMPT, THUMBNAIL, Example, choice_target
-from vz_env.data.scenes import CHANGEABLE, COLORS, MATERIALS, SHAPES
+from vz_env.data.scenes import CHANGEABLE, COLORS, MATERIALS, SHAPES, edit_object
 from vz_env.prompts import NO_REASONING_YET, ROLE_CIVILIAN, VOTE_PROMPT, boxed_numbers, other_players
 from vz_env.turn import Phase
 
@@ -40,10 +41,11 @@ class _Story:
     clues: tuple[tuple[str, ...], ...]  # [round][player - 1]: the words of the clue
 
 
-def _object(rng: np.random.Generator) -> dict[str, str]:
+def _object(rng: np.random.Generator) -> dict[str, Any]:
     """A large object of the miniature world, as the scene source draws one."""
     color = tuple(COLORS)[int(rng.integers(len(COLORS)))]
     return {
+        "id": 0,
         "size": "large",
         "color": color,
         "material": MATERIALS[int(rng.integers(len(MATERIALS)))],
@@ -51,17 +53,7 @@ def _object(rng: np.random.Generator) -> dict[str, str]:
     }
 
 
-def _changed(obj: dict[str, str], rng: np.random.Generator) -> dict[str, str]:
-    """The object with each changeable attribute flipped with probability 1/2 (at least one), as a twin's."""
-    picked = [a for a in CHANGEABLE if rng.random() < 0.5] or [CHANGEABLE[int(rng.integers(len(CHANGEABLE)))]]
-    new = dict(obj)
-    for attribute in picked:
-        options = [v for v in (SHAPES if attribute == "shape" else tuple(COLORS)) if v != obj[attribute]]
-        new[attribute] = options[int(rng.integers(len(options)))]
-    return new
-
-
-def _words(obj: dict[str, str], form: str) -> str:
+def _words(obj: dict[str, Any], form: str) -> str:
     if form == "short":
         return f"{obj['color']} {obj['shape']}"
     return f"{obj['size']} {obj['color']} {obj['material']} {obj['shape']}"
@@ -75,7 +67,7 @@ def _story(rng: np.random.Generator, form: str) -> _Story:
     count = 1 if form != "game" else int(rng.integers(1, 3))
     objects = [_object(rng) for _ in range(count)]
     changed_index = int(rng.integers(count))
-    twin = _changed(objects[changed_index], rng)
+    twin, _ = edit_object(rng, objects[changed_index], CHANGEABLE)
     rounds = 1 if form != "game" else 2
     clues = []
     for round_ in range(rounds):

@@ -131,7 +131,7 @@ class SceneSource:
         edited = list(objects)
         changes: list[dict[str, Any]] = []
         for i in sorted(int(i) for i in rng.choice(len(objects), self.num_changes, replace=False)):
-            edited[i], edits = _edit(rng, objects[i], self.attributes)
+            edited[i], edits = edit_object(rng, objects[i], self.attributes)
             changes.extend(edits)
         layers = [_layer(obj, view, self.supersample) for obj in objects]
         twin = [
@@ -246,7 +246,7 @@ def _inside(box: _PlaneBox, window: _PlaneBox) -> Any:
     return (window[0] <= box[0]) & (window[1] <= box[1]) & (box[2] <= window[2]) & (box[3] <= window[3])
 
 
-def _edit(
+def edit_object(
     rng: np.random.Generator, obj: dict[str, Any], attributes: tuple[str, ...]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Give an object a different value for one or more of the allowed attributes, and say what changed."""

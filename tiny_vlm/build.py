@@ -238,18 +238,20 @@ def _write_model(
 
 def format_version(config: PretrainConfig) -> str:
     """The format-phase model's stamp version: the phase's recipe version and a digest of its config."""
-    import hashlib
-
-    text = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
-    return f"{FORMAT_VERSION}/config-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return f"{FORMAT_VERSION}/config-{_digest(dataclasses.asdict(config))}"
 
 
 def recipe_version_of(recipe: Recipe) -> str:
     """The stamp's version of a recipe build: the recipe's version and a digest of its settings."""
+    return f"tiny-vlm-recipe-{RECIPE_VERSION}/{_digest(recipe.as_dict())}"
+
+
+def _digest(settings: dict[str, Any]) -> str:
+    """Twelve hex digits of the SHA-256 of settings written as sorted JSON."""
     import hashlib
 
-    text = json.dumps(recipe.as_dict(), sort_keys=True)
-    return f"tiny-vlm-recipe-{RECIPE_VERSION}/{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def hardware() -> str:

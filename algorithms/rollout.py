@@ -8,6 +8,7 @@ from typing import Any
 
 from agents.base import Policy
 from vz_env import spy_v0
+from vz_env.rewards import turn_reward
 from vz_env.turn import Phase, Role, Turn
 
 PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, Role], Policy]
@@ -20,9 +21,10 @@ class TurnSample:
     In the decision stage of vote mode, each voter's prompt gets `group_size` samples (`sample` 0 is
     the one played, the others judged by the same rules without being played); all share `group`.
     `generation` holds token ids, log-probs and model inputs when the policy is a VLM, else None.
-    `reward` is the player's zero-sum game reward for clue turns (set when the game ends; the trainer
-    adds its own clue format term, SPOConfig.clue_format_weight, 0 by default) and the verifiable
-    decision reward for votes (format term included); spies' votes (spy_votes=True) get 0.
+    `reward` is the whole reward a trainer uses, set when the game ends (`vz_env.rewards.turn_reward`):
+    for clue turns the player's zero-sum game reward plus the clue format term (SpyConfig's
+    clue_format_weight, 0 by default), for votes the verifiable decision reward (format term included);
+    spies' votes (spy_votes=True) get 0.
     """
 
     game: int
@@ -183,16 +185,11 @@ def _samples(
     turn = info[agent]["turn"]
     role = game.role(agent)
     group = _decision_group(game, game_index, agent) if turn.phase == Phase.DECISION else None
-    samples = [TurnSample(game_index, turn, role, label, outs[0][1], 0, group, _vote_reward(turn))]
+    samples = [TurnSample(game_index, turn, role, label, outs[0][1], 0, group)]
     for k, (text, generation) in enumerate(outs[1:], start=1):
         extra = game.judge_vote(agent, text)
-        samples.append(TurnSample(game_index, extra, role, label, generation, k, group, _vote_reward(extra)))
+        samples.append(TurnSample(game_index, extra, role, label, generation, k, group))
     return samples
-
-
-def _vote_reward(turn: Turn) -> float:
-    """A sample's reward until the game ends: the decision reward of a scored vote, else 0."""
-    return turn.decision_reward if turn.decision_reward is not None else 0.0
 
 
 def _decision_group(game: Any, game_index: int, agent: str) -> tuple:
@@ -201,7 +198,7 @@ def _decision_group(game: Any, game_index: int, agent: str) -> tuple:
 
 
 def _settle(rollout: Rollout, envs: list[Any], assigned: Mapping[tuple[int, str], Policy], seed: int) -> None:
-    """Give every clue turn its player's game reward and record each finished game."""
+    """Record each finished game and give every sample its whole reward (0 for a spy's vote)."""
     for i, env in enumerate(envs):
         game = env.unwrapped.game
         rewards = game.rewards()
@@ -217,5 +214,5 @@ def _settle(rollout: Rollout, envs: list[Any], assigned: Mapping[tuple[int, str]
             )
         )
     for sample in rollout.samples:
-        if sample.turn.phase == Phase.CLUE:
-            sample.reward = rollout.games[sample.game].rewards[sample.agent]
+        reward = turn_reward(sample.turn, rollout.games[sample.game].rewards)
+        sample.reward = reward if reward is not None else 0.0

@@ -48,12 +48,6 @@ class SPOConfig:
         BASELINE_TIMINGS,
         "update the role baselines 'before' or 'after' computing this iteration's advantages",
     )
-    clue_format_weight: float = at_least(
-        0.0,
-        0,
-        "clue format term: +w for a well-formed clue, -w otherwise, added to the reward the role "
-        "baseline tracks (0: the paper's zero-sum game reward alone)",
-    )
 
     # Group-normalised advantages (decision stage).
     group_size: int = at_least(8, 2, "G: sampled votes per decision prompt, normalised as one group")

@@ -32,7 +32,6 @@ from algorithms.sharding import (
 )
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
-from vz_env.rewards import clue_format_reward
 from vz_env.turn import Phase, Role
 from vz_env.vote_stats import vote_stats
 
@@ -166,8 +165,8 @@ class Trainer:
     def _clue_advantages(self, clues: list[TurnSample], games: int) -> list[float]:
         """Role Advantage Estimation over every game, whichever stage trains: clue reward - role baseline.
 
-        The baselines absorb each game's spy and civilian clue rewards (game reward plus the optional
-        clue format term), then become their mean across processes.
+        The baselines absorb each game's spy and civilian clue rewards (the samples' whole rewards), then
+        become their mean across processes.
         """
         turns: dict[int, list[int]] = {}
         for index, sample in enumerate(clues):
@@ -176,16 +175,12 @@ class Trainer:
         for game in range(games):
             spies = [i for i in turns.get(game, []) if clues[i].role == Role.SPY]
             civilians = [i for i in turns.get(game, []) if clues[i].role != Role.SPY]
-            rewards = [self._clue_reward(clues[i]) for i in spies + civilians]
+            rewards = [clues[i].reward for i in spies + civilians]
             spy_adv, civ_adv = self.baselines.advantages(rewards[: len(spies)], rewards[len(spies) :])
             for i, value in zip(spies + civilians, [*spy_adv, *civ_adv]):
                 advantages[i] = value
         self.baselines.sync()
         return advantages
-
-    def _clue_reward(self, sample: TurnSample) -> float:
-        """A clue turn's reward: the player's game reward plus the clue format term (docs/spec.md s6)."""
-        return sample.reward + clue_format_reward(sample.turn.valid, self.config.clue_format_weight)
 
     def _vote_batch(self, decision: list[TurnSample]) -> tuple[list[TurnSample], torch.Tensor]:
         """The vote samples that train, each reward normalised within its prompt's group of G."""

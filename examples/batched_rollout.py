@@ -27,7 +27,7 @@ sample = rollout.stage(Phase.CLUE)[0]
 generation = sample.generation
 turn = sample.turn  # what the game made of the text: the clue, its validity, its format term
 print(f"first clue by {turn.agent} ({sample.role}): {turn.clue!r}, valid={turn.valid}")
-print(f"  game reward {sample.reward:+.2f}, format term {turn.format_reward:+.2f}")
+print(f"  reward {sample.reward:+.2f} (game reward, plus a format term {turn.format_reward:+.2f})")
 print(f"  {generation.completion_ids.numel()} token ids, log-probs {generation.logprobs[:4].tolist()} ...")
 print(f"  prompt: {len(generation.prompt)} tokens, image tensors {list(generation.prompt.vision_inputs)}")
 for record in rollout.games[:3]:

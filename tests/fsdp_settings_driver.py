@@ -27,13 +27,12 @@ TRAINER = {
     # Two epochs: the reported (second) epoch's loss depends on the first step's gradients.
     "ppo_epochs": 2,
     "start_stage": "clue",
-    "clue_format_weight": 1.0,
     "min_stage_iters": 1,
     "score_chunk": 3,
     "finetune": "full",
     "reference": "copy",
 }
-ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1}
+ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0}
 SETTINGS: dict[str, dict[str, Any]] = {
     "fp32": {},
     "bf16": {"mixed_precision": "bf16"},

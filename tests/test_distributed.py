@@ -23,7 +23,6 @@ RUN_CONFIG = {
     # so the format term gives every sample a non-zero advantage (the baselines start at 0) and each process
     # a different, non-zero gradient to synchronise.
     "trainer": {
-        "clue_format_weight": 0.3,
         "iterations": ITERATIONS,
         "games_per_iter": GAMES_PER_ITER,
         "group_size": 2,
@@ -36,7 +35,12 @@ RUN_CONFIG = {
         "score_chunk": 3,
         "checkpoint_every": 1,
     },
-    "env": {"image_size": [160, 120], "num_players": PLAYERS, "num_rounds": ROUNDS},
+    "env": {
+        "image_size": [160, 120],
+        "num_players": PLAYERS,
+        "num_rounds": ROUNDS,
+        "clue_format_weight": 0.3,
+    },
 }
 
 

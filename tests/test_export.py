@@ -21,10 +21,9 @@ RUN_CONFIG = {
         "warmup_ratio": 0.0,
         # The untrained model's clues are malformed: the format term gives them non-zero advantages.
         "start_stage": "clue",
-        "clue_format_weight": 1.0,
         "checkpoint_every": 1,
     },
-    "env": {"image_size": [64, 48], "num_players": 4, "num_rounds": 1},
+    "env": {"image_size": [64, 48], "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0},
 }
 
 

@@ -32,14 +32,13 @@ TRAINER = {
     "warmup_ratio": 0.0,
     # The untrained tiny model's clues are malformed: the format term gives every clue a non-zero advantage.
     "start_stage": "clue",
-    "clue_format_weight": 1.0,
     "min_stage_iters": 1,
     "score_chunk": 3,
     "checkpoint_every": 1,
     "finetune": "full",
     "reference": "copy",
 }
-ENV = {"image_size": [64, 48], "num_players": 4, "num_rounds": 1}
+ENV = {"image_size": [64, 48], "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0}
 # Trains the first two iterations of a run config, as a run killed after its second checkpoint would have.
 INTERRUPTED = """
 import json, sys

@@ -11,13 +11,12 @@ from algorithms.sharding import layer_classes
 from algorithms.train_config import algorithm_config
 from algorithms.trainer import Trainer
 
-ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1}
+ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1, "clue_format_weight": 0.3}
 SETTINGS = {
     "games_per_iter": 1,
     "max_new_tokens": 8,
     "learning_rate": 1e-2,
     "lora_rank": 4,
-    "clue_format_weight": 0.3,
     "ppo_epochs": 2,  # the second epoch's loss depends on the first step's gradients
 }
 

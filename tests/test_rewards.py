@@ -13,8 +13,10 @@ from vz_env.rewards import (
     format_weight_of,
     score_vote,
     tally_votes,
+    turn_reward,
     voted_for_spy,
 )
+from vz_env.turn import Phase, Turn
 
 
 def test_single_spy_formula_by_hand():
@@ -114,3 +116,12 @@ def test_score_vote_gives_a_spy_no_decision_reward_and_honours_format_reward_off
     assert format_weight_of(off) == 0.0
     assert score_vote(vote, {1}, False, off).decision_reward == pytest.approx(1.0)
     assert voted_for_spy(vote, {1}) and not voted_for_spy(parse_vote("\\boxed{N/A}", 4, 0), {1})
+
+
+def test_turn_reward_is_a_clue_s_game_reward_and_format_term_or_a_vote_s_decision_reward():
+    clue = Turn("player_1", Phase.CLUE, 1, "", "", True, None, clue="x", format_reward=0.2)
+    vote = Turn("player_1", Phase.DECISION, 3, "", "", True, None, vote="player_2", decision_reward=1.3)
+    spy_vote = Turn("player_2", Phase.DECISION, 3, "", "", True, None, vote="player_1")
+    game = {"player_1": 0.1, "player_2": -0.1}
+    assert turn_reward(clue, game) == pytest.approx(0.3)
+    assert turn_reward(vote, game) == pytest.approx(1.3) and turn_reward(spy_vote, game) is None

@@ -44,13 +44,14 @@ def test_one_batched_call_per_step_for_all_games():
 
 
 def test_samples_carry_roles_groups_and_rewards():
-    rollout = play_games(CountingPolicy(), num_games=4, seed=1, group_size=2, env_kwargs=SMALL)
+    env_kwargs = {**SMALL, "clue_format_weight": 0.2}
+    rollout = play_games(CountingPolicy(), num_games=4, seed=1, group_size=2, env_kwargs=env_kwargs)
     for game_index, record in enumerate(rollout.games):
         clue_samples = [s for s in rollout.stage(Phase.CLUE) if s.game == game_index]
         for s in clue_samples:
-            assert s.reward == pytest.approx(record.rewards[s.agent])
+            assert s.reward == pytest.approx(record.rewards[s.agent] + 0.2)  # the format term is in
             assert s.role == record.roles[s.agent]
-            assert s.turn.valid and s.turn.clue == "a thing" and s.turn.format_reward == pytest.approx(0.3)
+            assert s.turn.valid and s.turn.clue == "a thing" and s.turn.format_reward == pytest.approx(0.2)
             assert s.stage == Phase.CLUE and s.turn.phase == Phase.CLUE and s.group is None
     groups = Counter(s.group for s in rollout.stage(Phase.DECISION))
     assert set(groups.values()) == {2}

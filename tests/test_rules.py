@@ -109,7 +109,8 @@ def test_game_ends_after_decision_with_zero_sum_rewards():
 
 
 def test_invalid_clue_is_shown_as_placeholder_and_loses_format_reward():
-    game = new_game()
+    assert new_game().act("player_0", "no box here").format_reward == 0.0  # off by default (the paper)
+    game = new_game(clue_format_weight=0.3)
     turn = game.act("player_0", "no box here")
     assert not turn.valid and turn.format_reward == pytest.approx(-0.3)
     assert game.history()[0]["clue"] == game.config.invalid_clue_text

@@ -32,7 +32,6 @@ def test_defaults_are_the_papers():
     assert cfg.lr_schedule == "cosine"
     assert cfg.warmup_ratio == 0.1
     assert cfg.iterations == 100
-    assert cfg.clue_format_weight == 0.0
     assert cfg.is_cap == 2.0
 
 
@@ -49,7 +48,6 @@ def test_config_is_frozen():
         ("stage_schedule", "random", "one of ('adaptive', 'alternate', 'decision-only', 'clue-only')"),
         ("stage_patience", 0, ">= 1"),
         ("stage_patience", 4, ">= min_stage_iters (5)"),
-        ("clue_format_weight", -0.3, ">= 0"),
         ("is_cap", 0.5, ">= 1"),
         ("start_stage", "vote", "one of ('decision', 'clue')"),
         ("start_stage", Phase.DONE, "one of ('decision', 'clue')"),

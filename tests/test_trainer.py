@@ -26,11 +26,11 @@ def tiny_path():
     return str(default_model_path())
 
 
-def make_trainer(tiny_path, algo="iterative-spo", accelerator=None, **overrides):
+def make_trainer(tiny_path, algo="iterative-spo", accelerator=None, env=None, **overrides):
     from agents.hf_vlm import HFVLMPolicy
 
     config = algorithm_config(algo, {**FAST, **overrides})
-    return Trainer(HFVLMPolicy(tiny_path, seed=0), config, ENV, accelerator)
+    return Trainer(HFVLMPolicy(tiny_path, seed=0), config, {**ENV, **(env or {})}, accelerator)
 
 
 def lora_weights(trainer):
@@ -114,10 +114,13 @@ def test_non_finite_loss_skips_the_update_and_the_run_goes_on(tiny_path, monkeyp
 
 
 def test_clue_format_term_is_inside_what_the_role_baseline_tracks(tiny_path):
-    trainer = make_trainer(tiny_path, "selfplay-clue", clue_format_weight=0.3, games_per_iter=1)
-    clues = trainer._rollout().stage(Phase.CLUE)
+    trainer = make_trainer(tiny_path, "selfplay-clue", env={"clue_format_weight": 0.3}, games_per_iter=1)
+    rollout = trainer._rollout()
+    clues = rollout.stage(Phase.CLUE)
     advantages = trainer._clue_advantages(clues, games=1)
-    rewards = [s.reward + (0.3 if s.turn.valid else -0.3) for s in clues]
+    rewards = [s.reward for s in clues]
+    game_rewards = rollout.games[0].rewards
+    assert rewards == pytest.approx([game_rewards[s.agent] + (0.3 if s.turn.valid else -0.3) for s in clues])
     # A fresh trainer's baselines are 0 when read ("before" timing): advantage = game reward + format term.
     assert advantages == pytest.approx(rewards)
     spy = [r for r, s in zip(rewards, clues) if s.role == Role.SPY]
@@ -146,7 +149,7 @@ class UnevenPair:
 
 def test_distributed_row_pools_every_key_by_type(tiny_path, monkeypatch):
     pair = UnevenPair(default_accelerator())
-    trainer = make_trainer(tiny_path, "selfplay-clue", accelerator=pair, clue_format_weight=0.3)
+    trainer = make_trainer(tiny_path, "selfplay-clue", accelerator=pair, env={"clue_format_weight": 0.3})
     real_stats = trainer_module._reward_stats
     monkeypatch.setattr(
         trainer_module, "_reward_stats", lambda r: {**real_stats(r), "new_rate": 0.25, "new_count": 5}
@@ -180,8 +183,9 @@ def test_pooling_sums_ints_averages_floats_and_keeps_the_rest():
 
 
 def _config(tiny_path, **trainer):
-    settings = {**FAST, "clue_format_weight": 0.3, **trainer}
-    return run_config("selfplay-clue", tiny_path, algorithm_config("selfplay-clue", settings), ENV)
+    settings = {**FAST, **trainer}
+    env = {**ENV, "clue_format_weight": 0.3}
+    return run_config("selfplay-clue", tiny_path, algorithm_config("selfplay-clue", settings), env)
 
 
 def _comparable(rows):

@@ -50,6 +50,12 @@ class SpyConfig:
         True, "add the format term (+w well formed, -w otherwise) to decision rewards"
     )
     format_weight: float = at_least(0.3, 0, "w: size of the format term")
+    clue_format_weight: float = at_least(
+        0.0,
+        0,
+        "clue format term: +w for a well-formed clue, -w otherwise, part of the clue's reward that the role "
+        "baseline tracks (0: the paper's zero-sum game reward alone)",
+    )
 
     images: Any = setting(
         "clevr", "image pairs: a kind (clevr, clevr-mini, charts), a folder of pairs, or an ImageSource"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from vz_env.config import SpyConfig
 from vz_env.parsing import ParsedVote
+from vz_env.turn import Phase, Turn
 
 
 def tally_votes(votes: Iterable[ParsedVote], num_players: int) -> list[int]:
@@ -63,6 +64,17 @@ def decision_reward(
 def clue_format_reward(valid: bool, format_weight: float) -> float:
     """The format term of a clue turn: kept when a clue was found, lost otherwise."""
     return format_weight if valid else -format_weight
+
+
+def turn_reward(turn: Turn, game_rewards: Mapping[str, float]) -> float | None:
+    """The whole reward a turn trains on (docs/spec.md s6), composed once for every trainer and engine.
+
+    A clue turn earns its player's zero-sum game reward plus its format term (`clue_format_weight`); a vote
+    its decision reward (format term included); a spy's vote nothing (None).
+    """
+    if turn.phase == Phase.CLUE:
+        return game_rewards[turn.agent] + turn.format_reward
+    return turn.decision_reward
 
 
 def format_weight_of(config: SpyConfig) -> float:

@@ -26,7 +26,6 @@ from vz_env.rewards import (
     civilians_win,
     clue_format_reward,
     clue_rewards,
-    format_weight_of,
     score_vote,
     tally_votes,
 )
@@ -259,7 +258,7 @@ class SpyGame:
             reason=parsed.reason,
             clue=parsed.clue,
             format_ok=parsed.valid,
-            format_reward=clue_format_reward(parsed.valid, format_weight_of(cfg)),
+            format_reward=clue_format_reward(parsed.valid, cfg.clue_format_weight),
             grounded=self._grounded(agent, parsed.clue),
         )
 

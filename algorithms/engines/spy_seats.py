@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vz_env import Phase, Role, Turn, spy_v0
+from vz_env.rewards import turn_reward
 
 SEATS = ("spy", "civilian", "voter", "observer")
 CLUE_SEATS = ("spy", "civilian")
@@ -76,8 +77,8 @@ def seat_of(role: Role, phase: Phase) -> str:
 async def play_game(settings: Mapping[str, Any], seed: int, ask: Ask) -> PlayedGame:
     """Play the game of `seed` (`settings`: SpyConfig fields), asking `ask` for every turn.
 
-    Clue turns earn their player's zero-sum game reward, decision turns their decision reward, as the env's
-    rules give them (docs/spec.md s4, s5).
+    Each turn earns `vz_env.rewards.turn_reward`, the reward the trainer's samples carry (docs/spec.md s6):
+    a clue its player's zero-sum game reward and its format term, a vote its decision reward.
     """
     env = spy_v0.env(**settings)
     env.reset(seed=seed)
@@ -95,7 +96,5 @@ async def play_game(settings: Mapping[str, Any], seed: int, ask: Ask) -> PlayedG
         played.append(PlayedTurn(seat_of(role, turn.phase), turn, role))
     rewards = game.rewards()
     for entry in played:
-        entry.reward = (
-            rewards[entry.turn.agent] if entry.turn.phase == Phase.CLUE else entry.turn.decision_reward
-        )
+        entry.reward = turn_reward(entry.turn, rewards)
     return PlayedGame(seed, played, game.winner())

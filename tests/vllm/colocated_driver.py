@@ -22,7 +22,8 @@ from algorithms.sharding import gathered
 from algorithms.train_config import algorithm_config
 from vz_env import spy_v0
 
-ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1}
+# The untrained model's clues are malformed: with the clue format term every clue has an advantage.
+ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0}
 TRAINER = {
     "iterations": 2,
     "games_per_iter": 1,
@@ -30,7 +31,6 @@ TRAINER = {
     "max_new_tokens": 8,
     "learning_rate": 1e-2,
     "warmup_ratio": 0.0,
-    "clue_format_weight": 1.0,  # the untrained model's clues are malformed: every clue has an advantage
     "score_chunk": 4,
     "checkpoint_every": 1,
     "rollout_backend": "vllm",

@@ -17,7 +17,7 @@ from vz_env.turn import Phase
 
 pytestmark = pytest.mark.vllm
 
-ENV = {"image_size": (160, 120)}
+ENV = {"image_size": (160, 120), "clue_format_weight": 0.3}
 # Clue-only with a clue format term: the random model's clues are all invalid, so every clue turn has
 # advantage -0.3 (reward -0.3, baselines at 0) and the first loss is 0.3 times the mean importance weight.
 SETTINGS = {
@@ -26,7 +26,6 @@ SETTINGS = {
     "iterations": 2,
     "learning_rate": 1e-2,
     "lora_rank": 8,
-    "clue_format_weight": 0.3,
     "checkpoint_every": 1,
 }
 

@@ -281,7 +281,8 @@ class HFVLMPolicy(Policy):
 
         None when the image tensors cannot be cut per observation (then call it one pair at a time).
         """
-        texts, images = [text for text, _ in chats], [image for _, image in chats]
+        texts = [text for text, _ in chats]
+        images = [[image] for _, image in chats]  # one list per prompt: Gemma 3's processor takes only that
         encoded = self.processor(text=texts, images=images, padding=len(chats) > 1, return_tensors="pt")
         input_ids = encoded.pop("input_ids")
         attention_mask = encoded.pop("attention_mask", torch.ones_like(input_ids))

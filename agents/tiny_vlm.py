@@ -176,12 +176,22 @@ REASONS = (
 
 
 def build_tiny_vlm(out_dir: str | os.PathLike[str], family: str = "qwen2_5_vl", seed: int = 0) -> Path:
-    """Build and save a tiny VLM of `family` into `out_dir`, atomically (a temp dir beside it, renamed)."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown tiny VLM family {family!r}; choose one of {', '.join(FAMILIES)}")
+    """Build and save a tiny VLM of `family` into `out_dir`, atomically (a temp dir beside it, renamed).
+
+    `family` is one of FAMILIES (the test models every session builds) or of `agents.tiny_families`.
+    """
+    from agents.tiny_families import BUILDERS, save_family
+
+    if family not in (*FAMILIES, *BUILDERS):
+        raise ValueError(
+            f"unknown tiny VLM family {family!r}; choose one of {', '.join((*FAMILIES, *BUILDERS))}"
+        )
     out = Path(out_dir).expanduser().resolve()
     with atomic_folder(out) as tmp:
-        _BUILDERS[family](tmp, seed)
+        if family in _BUILDERS:
+            _BUILDERS[family](tmp, seed)
+        else:
+            save_family(BUILDERS[family], tmp, seed)
     return out
 
 

@@ -39,7 +39,25 @@ def make_trainable(model: Any, config: SPOConfig) -> Any:
         with quiet_hf():
             return get_peft_model(model, lora)
     except ValueError as err:
-        raise ValueError(f"lora_targets {config.lora_targets!r} matched no usable module: {err}") from None
+        message = f"lora_targets {config.lora_targets!r} matched no usable module"
+        hint = suggested_lora_targets(model, config.lora_targets)
+        if hint:
+            message += f" (for this model's language model set lora_targets to {hint!r})"
+        raise ValueError(f"{message}: {err}") from None
+
+
+def suggested_lora_targets(model: Any, targets: str) -> str | None:
+    """`targets` with its `language_model` part renamed to where this model keeps its decoder, if elsewhere.
+
+    Idefics3 (SmolVLM) names its decoder `text_model`: the default targets then match nothing.
+    """
+    get_decoder = getattr(model, "get_decoder", None)
+    decoder = get_decoder() if callable(get_decoder) else None
+    name = next((n for n, module in model.named_modules() if module is decoder), "")
+    leaf = name.rsplit(".", 1)[-1]
+    if not leaf or leaf == "language_model" or "language_model" not in targets:
+        return None
+    return targets.replace("language_model", leaf)
 
 
 class Reference:

@@ -27,11 +27,11 @@ from typing import Any
 import torch
 import transformers
 
+from algorithms.eval.versus_start import run_policies, summary_line, versus_start, write_report
 from algorithms.metrics import stages_trained
 from algorithms.presets import PRESETS
 from algorithms.run import run_config, train
 from algorithms.train_config import SPOConfig, algorithm_settings
-from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
 from vz_env.turn import Phase
 from vz_spy.train import VERSUS_GAMES
 

@@ -14,8 +14,8 @@ then measure, on tests held out from training:
   grounding       clues naming the colour and shape of an object of the speaker's picture (docs/spec.md s10),
                   in the head-to-head games
   probe           held-out visual questions that are not the game ("What colour is the large cube?") on
-                  pictures of the main job's world, answered by the likeliest option (vz_env.probe,
-                  algorithms.probe)
+                  pictures of the main job's world, answered by the likeliest option
+                  (algorithms.eval.probe_questions, algorithms.eval.probe)
 Prints one line per run, then a markdown table of means (and standard deviations) over seeds, and the
 wall and CPU time. With --json FILE every run's figures are written too, after each run.
 
@@ -36,18 +36,18 @@ import torch
 import transformers
 
 from agents.hf_vlm import HFVLMPolicy
-from algorithms.detection import detection_test
+from algorithms.eval.detection import detection_test
+from algorithms.eval.probe import probe_report
+from algorithms.eval.probe_questions import ProbeQuestion, probe_questions
+from algorithms.eval.versus_start import versus_start
 from algorithms.metrics import stages_trained
 from algorithms.presets import PRESETS
-from algorithms.probe import probe_report
 from algorithms.train_config import STAGES, SPOConfig, algorithm_settings
 from algorithms.trainer import Trainer
-from algorithms.versus_start import versus_start
 from tiny_vlm import resolve_model
 from vz_env.atomic import atomic_write_text
 from vz_env.config import SpyConfig
 from vz_env.data import resolve_source
-from vz_env.probe import ProbeQuestion, probe_questions
 
 ARMS = ("iterative-spo", "grpo-decision", "selfplay-clue", "none")
 ABLATION = "no-role-adv"

@@ -22,7 +22,7 @@ import time
 import torch
 
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
-from algorithms.evaluate import wilson_interval
+from algorithms.eval.rates import wilson_interval
 from tiny_vlm.data import MINIATURE, Example, SceneLevel, Teacher
 from tiny_vlm.pretrain import PretrainConfig, Pretrainer
 from tiny_vlm.shipped import shipped_model_path

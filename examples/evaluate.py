@@ -2,7 +2,7 @@
 
 import argparse
 
-from algorithms.evaluate import evaluate
+from algorithms.eval.head_to_head import evaluate
 from algorithms.players import load_player
 from vz_spy.options import default_images
 

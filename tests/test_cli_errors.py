@@ -26,7 +26,7 @@ LONG_WORK = {
     "train": ("algorithms.run", "train"),
     "data": ("vz_env.data.writer", "write_pairs"),
     "play": ("vz_spy.play", "play_game"),
-    "eval": ("algorithms.evaluate", "evaluate"),
+    "eval": ("algorithms.eval.head_to_head", "evaluate"),
     "plot": ("algorithms.plot", "plot_run"),
     "tiny-model": ("agents.tiny_vlm", "build_tiny_vlm"),
     "sft": ("algorithms.sft", "warm_start"),

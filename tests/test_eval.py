@@ -6,7 +6,8 @@ import pytest
 from sources import NoiseSource
 
 from agents.scripted import RandomAgent, SceneBot
-from algorithms.evaluate import Rate, evaluate, wilson_interval
+from algorithms.eval.head_to_head import evaluate
+from algorithms.eval.rates import Rate, wilson_interval
 from vz_spy.cli import build_parser, main
 from vz_spy.options import env_kwargs_from
 

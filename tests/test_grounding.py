@@ -98,7 +98,7 @@ def test_scene_bots_ground_every_clue_and_deduce_only_when_the_spy_does_not_hide
 
 def test_env_turns_and_evaluation_report_grounding() -> None:
     from agents.scripted import RandomAgent
-    from algorithms.evaluate import evaluate
+    from algorithms.eval.head_to_head import evaluate
 
     report = evaluate(SceneBot(seed=0), RandomAgent(seed=1), 6, seed=3)
     assert report["A"]["clue_grounding"]["rate"] == 1.0 and report["A"]["clue_grounding"]["n"] > 0

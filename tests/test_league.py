@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from agents.scripted import RandomAgent, SceneBot
-from algorithms.league import GAMES_FILE, play_league, read_games, schedule, summarize
-from algorithms.ratings import Outcome, bootstrap_intervals, bradley_terry
+from algorithms.eval.league import GAMES_FILE, play_league, read_games, schedule, summarize
+from algorithms.eval.ratings import Outcome, bootstrap_intervals, bradley_terry
 from vz_spy.cli import main
 
 SMALL = {"image_size": (96, 72)}

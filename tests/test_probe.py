@@ -2,8 +2,8 @@
 
 import pytest
 
+from algorithms.eval.probe_questions import probe_questions, questions_for_scene
 from vz_env.data.scenes import COLORS, SHAPES
-from vz_env.probe import probe_questions, questions_for_scene
 
 OBJECTS = [
     {"size": "large", "color": "red", "shape": "cube", "material": "metal"},
@@ -40,7 +40,7 @@ def test_probe_is_a_pure_function_of_its_seed():
 
 def test_probe_report_scores_every_option_of_the_tiny_vlm(tiny_dirs, one_thread):
     from agents.hf_vlm import HFVLMPolicy
-    from algorithms.probe import option_logprobs, probe_report
+    from algorithms.eval.probe import option_logprobs, probe_report
 
     policy = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], seed=0)
     questions = probe_questions(3, image_size=(64, 48))
@@ -56,7 +56,7 @@ def test_probe_report_scores_every_option_of_the_tiny_vlm(tiny_dirs, one_thread)
 
 def test_scene_bot_voters_find_the_spy_bot_that_does_not_know_it_is_one():
     from agents.scripted import SceneBot
-    from algorithms.detection import detection_test
+    from algorithms.eval.detection import detection_test
 
     report = detection_test(SceneBot(seed=1), 24, env_kwargs={"image_size": (64, 48)})
     assert report["decision_accuracy"]["n"] == 24 * 3
@@ -66,7 +66,7 @@ def test_scene_bot_voters_find_the_spy_bot_that_does_not_know_it_is_one():
 
 def test_detection_test_shows_clue_bots_no_role_and_sends_votes_to_the_policy():
     from agents.base import Policy, decode_phase, decode_role
-    from algorithms.detection import PhaseSplit, detection_test
+    from algorithms.eval.detection import PhaseSplit, detection_test
     from algorithms.rollout import play_games
     from vz_env.turn import Phase, Role
 

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from algorithms.evaluate import evaluate
+    from algorithms.eval.head_to_head import evaluate
     from algorithms.players import load_player
     from vz_env.atomic import atomic_write_text
 

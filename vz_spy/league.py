@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from algorithms.league import check_settings, play_league, read_games, schedule, summarize
-    from algorithms.league_plot import plot_ratings
+    from algorithms.eval.league import check_settings, play_league, read_games, schedule, summarize
+    from algorithms.eval.league_plot import plot_ratings
     from algorithms.players import load_player
     from vz_env.atomic import atomic_write_text
 

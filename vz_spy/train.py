@@ -186,7 +186,7 @@ def _versus_start(run_dir: Path, config: dict[str, Any], games: int) -> None:
     """The trained policy against its frozen start (seats and roles swapped): win rate with its interval."""
     from rich.console import Console
 
-    from algorithms.versus_start import run_policies, summary_line, versus_start, write_report
+    from algorithms.eval.versus_start import run_policies, summary_line, versus_start, write_report
 
     console = Console()
     trained, start = run_policies(run_dir, config)

@@ -1,4 +1,4 @@
-"""Answer the visual probe (`vz_env.probe`) with a VLM: the option whose boxed answer it finds most likely.
+"""Answer the visual probe (`probe_questions`) with a VLM: the option whose boxed answer it finds most likely.
 
 Scoring each option's completion, rather than sampling an answer, needs no answer format from the model and
 is deterministic, as multiple-choice evaluations of small language models usually are. The completion of
@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from algorithms.evaluate import Rate
+from algorithms.eval.probe_questions import KINDS, ProbeQuestion
+from algorithms.eval.rates import Rate
 from vz_env.parsing import boxed
-from vz_env.probe import KINDS, ProbeQuestion
 
 
 def option_logprobs(policy: Any, questions: Sequence[ProbeQuestion], chunk: int = 16) -> list[list[float]]:

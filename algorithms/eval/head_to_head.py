@@ -4,55 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from agents.base import Policy
+from algorithms.eval.rates import Rate, vote_rates
 from algorithms.rollout import Rollout, play_games
 from vz_env.turn import Role, Turn
-from vz_env.vote_stats import VoteStats, vote_stats
-
-Z_95 = 1.959963984540054
-
-
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (sensible even at 0 or n successes)."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A proportion with its count and 95% Wilson interval."""
-
-    successes: int
-    trials: int
-
-    @property
-    def value(self) -> float:
-        return self.successes / self.trials if self.trials else float("nan")
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.trials)
-
-    def to_dict(self) -> dict[str, Any]:
-        low, high = self.interval
-        return {"rate": self.value, "n": self.trials, "ci95": [low, high]}
-
-
-def vote_rates(stats: VoteStats) -> dict[str, Any]:
-    """Decision accuracy, N/A and invalid-vote rates as Rates with intervals, as every report writes them."""
-    return {
-        "decision_accuracy": Rate(stats.spy_named, stats.votes).to_dict(),
-        "na_rate": Rate(stats.abstained, stats.votes).to_dict(),
-        "invalid_vote_rate": Rate(stats.invalid, stats.votes).to_dict(),
-    }
+from vz_env.vote_stats import vote_stats
 
 
 def evaluate(
@@ -74,14 +32,14 @@ def evaluate(
     seeds = math.ceil(num_games / 2)
     rollouts: list[tuple[str, Rollout]] = []
     for spy_side, spy_policy, civilian_policy in (("A", policy_a, policy_b), ("B", policy_b, policy_a)):
-        seat = _side_by_role(spy_policy, civilian_policy)
+        seat = side_by_role(spy_policy, civilian_policy)
         for start in range(0, seeds, batch_size):
             count = min(batch_size, seeds - start)
             rollouts.append((spy_side, play_games(seat, count, seed + start, env_kwargs=env_kwargs)))
     return {"A": _report(rollouts, "A"), "B": _report(rollouts, "B"), "games": 2 * seeds, "seed": seed}
 
 
-def _side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int, str, Role], Policy]:
+def side_by_role(spy_policy: Policy, civilian_policy: Policy) -> Callable[[int, str, Role], Policy]:
     """Seat assignment: the spy side takes the spy seats, the other side every other seat."""
     return lambda game, agent, role: spy_policy if role == Role.SPY else civilian_policy
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import Policy
-from algorithms.evaluate import evaluate
+from algorithms.eval.head_to_head import evaluate
 from algorithms.train_config import SPOConfig
 from vz_env.atomic import atomic_write_text
 

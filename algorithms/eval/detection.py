@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.base import Policy, decode_phase
-from algorithms.evaluate import vote_rates
+from algorithms.eval.rates import vote_rates
 from algorithms.rollout import play_games
 from vz_env.turn import Phase, Role, Turn
 from vz_env.vote_stats import vote_stats

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from agents.base import Policy
-from algorithms.evaluate import Rate, _side_by_role
-from algorithms.ratings import Outcome, bootstrap_intervals, bradley_terry, win_counts
+from algorithms.eval.head_to_head import side_by_role
+from algorithms.eval.rates import Rate
+from algorithms.eval.ratings import Outcome, bootstrap_intervals, bradley_terry, win_counts
 from algorithms.rollout import GameRecord, play_games
 from vz_env.atomic import atomic_write_text
 from vz_env.turn import Phase, Role
@@ -143,7 +144,7 @@ def play_league(
     done = {r["game"] for r in records}
     with (out / GAMES_FILE).open("a", encoding="utf-8") as transcript:
         for batch in _batches([m for m in matches if m.index not in done], batch_size):
-            seating = _side_by_role(policies[labels[batch[0].spy]], policies[labels[batch[0].civilian]])
+            seating = side_by_role(policies[labels[batch[0].spy]], policies[labels[batch[0].civilian]])
             rollout = play_games(
                 seating,
                 len(batch),

@@ -61,9 +61,17 @@ QWEN_SPECIAL_TOKENS = (
 QWEN_MIN_PIXELS = 4 * 28 * 28
 
 
+HEAD_DIM = 32
+
+
 @dataclass(frozen=True)
 class TinySize:
-    """Layer sizes of a tiny Qwen2.5-VL: every head is 32 wide (vLLM's CPU attention kernels need >= 32)."""
+    """Layer sizes of a Qwen2.5-VL built here: tiny ones, or a published model's for benchmarks.
+
+    Tiny sizes keep every head HEAD_DIM (32) wide: vLLM's CPU attention kernels need >= 32. Fields left at
+    None follow the tiny model's rules (intermediate sizes twice the hidden size, HEAD_DIM-wide vision
+    heads, the tokenizer's vocabulary, full attention in every vision block).
+    """
 
     text_hidden: int
     text_layers: int
@@ -72,9 +80,17 @@ class TinySize:
     vision_hidden: int
     vision_depth: int
     max_image_tokens: int  # merged image tokens (28x28 pixels each) of a picture at most
+    text_intermediate: int | None = None
+    head_dim: int = HEAD_DIM
+    vision_intermediate: int | None = None
+    vision_heads: int | None = None
+    vocab_size: int | None = None
+    tie_word_embeddings: bool = False
+    max_positions: int = 4096
+    window_size: int = 112
+    full_attention_blocks: tuple[int, ...] | None = None
 
 
-HEAD_DIM = 32
 TINY_SIZES = {
     # The random test model: 320x240 pictures become 168x224, i.e. 6x8 = 48 merged image tokens.
     "test": TinySize(64, 2, 2, 1, 64, 2, 64),
@@ -330,8 +346,19 @@ def _build_qwen2_5_vl(folder: Path, seed: int) -> None:
         processor.save_pretrained(folder)
 
 
-def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
-    """A random-weight Qwen2.5-VL of `size` and its processor, in memory (the pretrainer starts here)."""
+def new_qwen2_5_vl(
+    seed: int,
+    size: TinySize,
+    tokenizer: Any = None,
+    device: str | Any | None = None,
+    dtype: Any = None,
+) -> tuple[Any, Any]:
+    """A random Qwen2.5-VL of `size` and its processor, in memory (pretraining and benchmarks start here).
+
+    `tokenizer` (default: the one trained here) must have Qwen's special tokens; its chat template, if it has
+    one, is the processor's. `device` and `dtype` place the weights as they are drawn (a 7B model in bf16 on a
+    GPU never passes through CPU memory).
+    """
     import torch
     from transformers import (
         GenerationConfig,
@@ -342,19 +369,22 @@ def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
         Qwen2VLVideoProcessor,
     )
 
-    tokenizer = _qwen_tokenizer()
+    tokenizer = tokenizer if tokenizer is not None else _qwen_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    eighth = HEAD_DIM // 16  # mrope shares a head's HEAD_DIM / 2 frequencies 2:3:3 among time, height, width
+    eighth = (
+        size.head_dim // 16
+    )  # mrope shares a head's head_dim / 2 frequencies 2:3:3 among time, height, width
+    vision_depth = size.vision_depth
     config = Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": len(tokenizer),
+            "vocab_size": size.vocab_size or len(tokenizer),
             "hidden_size": size.text_hidden,
-            "intermediate_size": 2 * size.text_hidden,
+            "intermediate_size": size.text_intermediate or 2 * size.text_hidden,
             "num_hidden_layers": size.text_layers,
             "num_attention_heads": size.text_heads,
             "num_key_value_heads": size.text_kv_heads,
-            "head_dim": HEAD_DIM,
-            "max_position_embeddings": 4096,
+            "head_dim": size.head_dim,
+            "max_position_embeddings": size.max_positions,
             "max_window_layers": size.text_layers,
             "rope_parameters": {
                 "rope_type": "default",
@@ -366,15 +396,16 @@ def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
             "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
-            "depth": size.vision_depth,
+            "depth": vision_depth,
             "hidden_size": size.vision_hidden,
-            "intermediate_size": 2 * size.vision_hidden,
-            "num_heads": size.vision_hidden // HEAD_DIM,
+            "intermediate_size": size.vision_intermediate or 2 * size.vision_hidden,
+            "num_heads": size.vision_heads or size.vision_hidden // HEAD_DIM,
             "out_hidden_size": size.text_hidden,
-            "window_size": 112,
-            # Full attention in every block: windows only cost many small calls on tiny pictures.
-            "fullatt_block_indexes": list(range(size.vision_depth)),
+            "window_size": size.window_size,
+            # Tiny: full attention in every block, as windows only cost many small calls on tiny pictures.
+            "fullatt_block_indexes": list(size.full_attention_blocks or range(vision_depth)),
         },
+        tie_word_embeddings=size.tie_word_embeddings,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
@@ -385,11 +416,11 @@ def new_qwen2_5_vl(seed: int, size: TinySize) -> tuple[Any, Any]:
         image_processor=Qwen2VLImageProcessor(**pixels),
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(**pixels),
-        chat_template=QWEN_CHAT_TEMPLATE,
+        chat_template=tokenizer.chat_template or QWEN_CHAT_TEMPLATE,
     )
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device(device or "cpu"):
         torch.manual_seed(seed)
-        model = Qwen2_5_VLForConditionalGeneration(config)
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],

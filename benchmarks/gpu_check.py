@@ -42,46 +42,52 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-# Layer sizes of the published Qwen2.5-VL checkpoints (their config.json), and tiny ones for --dry-run.
-VISION_BASE = {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16}
-VISION_BASE |= {"window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31]}
-SIZES: dict[str, dict[str, Any]] = {
-    "3b": {
-        "text": {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36},
-        "heads": (16, 2),
-        "vocab_size": 151936,
-        "tie_word_embeddings": True,
-        "vision": VISION_BASE,
-        "mrope_section": [16, 24, 24],
-    },
-    "7b": {
-        "text": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28},
-        "heads": (28, 4),
-        "vocab_size": 152064,
-        "tie_word_embeddings": False,
-        "vision": VISION_BASE,
-        "mrope_section": [16, 24, 24],
-    },
-    "tiny-a": {
-        "text": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2},
-        "heads": (2, 1),
-        "vocab_size": None,
-        "tie_word_embeddings": True,
-        "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2}
-        | {"window_size": 56, "fullatt_block_indexes": [1]},
-        "mrope_section": [4, 6, 6],
-    },
-    "tiny-b": {
-        "text": {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 3},
-        "heads": (3, 1),
-        "vocab_size": None,
-        "tie_word_embeddings": False,
-        "vision": {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2}
-        | {"window_size": 56, "fullatt_block_indexes": [1]},
-        "mrope_section": [4, 6, 6],
-    },
+from agents.tiny_vlm import TinySize  # noqa: E402
+
+# Layer sizes of the published Qwen2.5-VL checkpoints (their config.json), and tiny ones for --dry-run, all
+# at Qwen2.5-VL's default pixel limit (16384 merged image tokens).
+PUBLISHED = {
+    "vision_hidden": 1280,
+    "vision_depth": 32,
+    "vision_intermediate": 3420,
+    "vision_heads": 16,
+    "full_attention_blocks": (7, 15, 23, 31),
+    "head_dim": 128,
+    "max_positions": 32768,
+    "max_image_tokens": 16384,
 }
-QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 56 * 56, 28 * 28 * 16384  # Qwen2.5-VL's processor defaults
+TINY = {
+    "vision_hidden": 64,
+    "vision_depth": 2,
+    "window_size": 56,
+    "full_attention_blocks": (1,),
+    "max_image_tokens": 16384,
+}
+SIZES: dict[str, TinySize] = {
+    "3b": TinySize(
+        text_hidden=2048,
+        text_layers=36,
+        text_heads=16,
+        text_kv_heads=2,
+        text_intermediate=11008,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+        **PUBLISHED,
+    ),
+    "7b": TinySize(
+        text_hidden=3584,
+        text_layers=28,
+        text_heads=28,
+        text_kv_heads=4,
+        text_intermediate=18944,
+        vocab_size=152064,
+        **PUBLISHED,
+    ),
+    "tiny-a": TinySize(
+        text_hidden=64, text_layers=2, text_heads=2, text_kv_heads=1, tie_word_embeddings=True, **TINY
+    ),
+    "tiny-b": TinySize(text_hidden=96, text_layers=3, text_heads=3, text_kv_heads=1, **TINY),
+}
 GAME = {"num_players": 4, "num_rounds": 2}  # the default 320x240 pictures
 DRY_RUN_GAME = {"num_players": 4, "num_rounds": 1, "image_size": (64, 48)}
 
@@ -98,75 +104,27 @@ class Row:
     note: str = ""
 
 
-def local_processor(source: str | None, min_pixels: int, max_pixels: int) -> Any:
-    """A local Qwen-style tokenizer and chat template (default: the built-in tiny VLM's) with Qwen2.5-VL's
-    image processor at the given pixel limits; nothing is downloaded."""
-    from transformers import AutoProcessor, Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+def local_tokenizer(source: str | None) -> Any:
+    """A local Qwen-style tokenizer with its chat template (default: the built-in tiny VLM's); nothing is
+    downloaded."""
+    from transformers import AutoProcessor
 
     if source is None:
         from agents.tiny_vlm import default_model_path
 
         source = str(default_model_path())
     tiny = AutoProcessor.from_pretrained(source, local_files_only=True)
-    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
-    return Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        tokenizer=tiny.tokenizer,
-        video_processor=Qwen2VLVideoProcessor(**pixels),
-        chat_template=tiny.chat_template,
-    )
+    tokenizer = tiny.tokenizer
+    tokenizer.chat_template = tiny.chat_template
+    return tokenizer
 
 
-def model_config(size: str, tokenizer: Any) -> Any:
-    """A Qwen2.5-VL config with the layer sizes of `size` and the special-token ids of `tokenizer`."""
-    from transformers import Qwen2_5_VLConfig
+def build_folder(size: str, folder: Path, device: torch.device, tokenizer: Any) -> int:
+    """Write a random-weight model of `size` (bf16 on a GPU) and its processor; returns its size."""
+    from agents.tiny_vlm import new_qwen2_5_vl
 
-    spec = SIZES[size]
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>")}
-    heads, kv_heads = spec["heads"]
-    text = {
-        **spec["text"],
-        "vocab_size": spec["vocab_size"] or len(tokenizer),
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "max_position_embeddings": 32768,
-        "max_window_layers": spec["text"]["num_hidden_layers"],
-        "rope_parameters": {
-            "rope_type": "default",
-            "rope_theta": 1e6,
-            "mrope_section": spec["mrope_section"],
-        },
-        "tie_word_embeddings": spec["tie_word_embeddings"],
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"],
-    }
-    vision = {**spec["vision"], "out_hidden_size": spec["text"]["hidden_size"], "patch_size": 14}
-    vision |= {"spatial_merge_size": 2, "temporal_patch_size": 2}
-    return Qwen2_5_VLConfig(
-        text_config=text,
-        vision_config=vision,
-        tie_word_embeddings=spec["tie_word_embeddings"],
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
-    )
-
-
-def build_folder(size: str, folder: Path, device: torch.device, processor: Any) -> int:
-    """Write a random-weight model of `size` (bf16 on a GPU) and the processor; returns its size."""
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
-
-    config = model_config(size, processor.tokenizer)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
-    eos = [config.text_config.eos_token_id, config.text_config.pad_token_id]
-    model.generation_config = GenerationConfig(
-        eos_token_id=eos, pad_token_id=config.text_config.pad_token_id, do_sample=True, temperature=0.8
-    )
+    model, processor = new_qwen2_5_vl(0, SIZES[size], tokenizer=tokenizer, device=device, dtype=dtype)
     parameters = sum(p.numel() for p in model.parameters())
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -283,14 +241,13 @@ def run_checks(sizes: list[str], args: argparse.Namespace, device: torch.device)
     started = time.perf_counter()
     rows: list[Row] = []
     env = DRY_RUN_GAME if args.dry_run else GAME
-    pixels = (QWEN_MIN_PIXELS, QWEN_MAX_PIXELS)
-    processor = local_processor(args.tokenizer_from, *pixels)
+    tokenizer = local_tokenizer(args.tokenizer_from)
     work = Path(tempfile.mkdtemp(prefix="gpu-check-", dir=args.workdir))
     try:
         for size in sizes:
             folder = work / size
             begin = time.perf_counter()
-            parameters = build_folder(size, folder, device, processor)
+            parameters = build_folder(size, folder, device, tokenizer)
             seconds = time.perf_counter() - begin
             rows.append(Row(size, "build + save", seconds, note=f"{parameters / 1e6:,.1f}M parameters"))
             steps = _steps(folder, size, work, env, args)

@@ -52,32 +52,24 @@ def rss_mib() -> tuple[float, float]:
 
 
 def build_model(folder: Path, hidden: int, layers: int, intermediate: int) -> int:
-    """Save a random Qwen2.5-VL of this text size with the tiny VLM's processor; returns its size."""
-    import shutil
+    """Save a Qwen2.5-VL of this text size with the tiny test model's vision tower; returns the size."""
+    import dataclasses
 
-    import torch
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
 
-    from agents.tiny_vlm import default_model_path
-
-    shutil.copytree(default_model_path(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
     heads = hidden // HEAD_DIM
-    config["text_config"].update(
-        hidden_size=hidden,
-        intermediate_size=intermediate,
-        num_hidden_layers=layers,
-        max_window_layers=layers,
-        layer_types=["full_attention"] * layers,
-        num_attention_heads=heads,
-        num_key_value_heads=2 if heads % 2 == 0 else 1,
+    size = dataclasses.replace(
+        TINY_SIZES["test"],
+        text_hidden=hidden,
+        text_layers=layers,
+        text_heads=heads,
+        text_kv_heads=2 if heads % 2 == 0 else 1,
+        text_intermediate=intermediate,
+        head_dim=HEAD_DIM,
     )
-    config["text_config"]["rope_parameters"]["mrope_section"] = [16, 24, 24]  # halves of HEAD_DIM's rotary
-    config["vision_config"]["out_hidden_size"] = hidden
-    (folder / "config.json").write_text(json.dumps(config))
-    torch.manual_seed(0)
-    model = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(folder))
+    model, processor = new_qwen2_5_vl(0, size)
     model.save_pretrained(folder)
+    processor.save_pretrained(folder)
     return sum(p.numel() for p in model.parameters())
 
 

@@ -53,6 +53,10 @@ class Policy(ABC):
     """
 
     name: str = "policy"
+    """What kind of player this is ("scene-bot", "hf_vlm")."""
+    label: str = ""
+    """Who this player is in game records and reports ("tiny", "trained"), given to its constructor; "" for
+    its `name`."""
 
     @abstractmethod
     def act(self, observation: Mapping[str, Any]) -> str:

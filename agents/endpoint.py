@@ -59,7 +59,9 @@ class EndpointPolicy(Policy):
         seed: int | None = None,
         extra_body: Mapping[str, Any] | None = None,
         check: bool = True,
+        label: str = "",
     ) -> None:
+        self.label = label
         self.sampling = Sampling(spec.temperature, spec.top_p, spec.max_new_tokens)
         self.spec = spec
         self.extra_body = dict(extra_body or {})

@@ -200,7 +200,9 @@ class HFVLMPolicy(Policy):
         device: str | torch.device | None = None,
         dtype: torch.dtype | str | None = None,
         seed: int | None = None,
+        label: str = "",
     ) -> None:
+        self.label = label
         self.sampling = sampling_with(
             sampling,
             temperature=temperature,

@@ -55,8 +55,9 @@ def fits_scene(attributes: Mapping[str, str], objects: list[dict[str, Any]]) -> 
 class SeededPolicy(Policy):
     """A scripted policy with its own numpy RNG, reseeded by reset(seed) so games can be replayed."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, label: str = "") -> None:
         self._rng = np.random.default_rng(seed)
+        self.label = label
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:

@@ -73,7 +73,9 @@ class VLLMPolicy(Policy):
         enable_lora: bool = False,
         max_lora_rank: int = 16,
         external_launcher: bool = False,
+        label: str = "",
     ) -> None:
+        self.label = label
         self.sampling = sampling_with(
             sampling,
             temperature=temperature,

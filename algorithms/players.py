@@ -11,6 +11,4 @@ from tiny_vlm.world import resolve_model
 
 def load_player(spec: str, seed: int | None = None, **vlm_kwargs: Any) -> Policy:
     """`agents.registry.load_policy` for any spec it takes, and `tiny` / `vllm:tiny` for the shipped model."""
-    policy = load_policy(resolve_model(spec), seed=seed, **vlm_kwargs)
-    policy.label = spec
-    return policy
+    return load_policy(resolve_model(spec), seed=seed, label=spec, **vlm_kwargs)

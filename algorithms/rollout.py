@@ -91,7 +91,8 @@ def resolve_policies(policies: PolicySpec) -> Callable[[int, str, Role], Policy]
 
 
 def policy_label(policy: Policy) -> str:
-    return getattr(policy, "label", None) or policy.name
+    """Who a policy is in the records: its label, else its kind's name."""
+    return policy.label or policy.name
 
 
 def play_games(

@@ -6,10 +6,9 @@ users pick are presets of it (`train_config.ALGORITHMS`).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ import torch
 from algorithms.advantages import RoleBaselines, keyed_group_advantages
 from algorithms.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from algorithms.colocate import start_engine, sync_engine
+from algorithms.distributed import Pass, Processes, lockstep_passes
 from algorithms.loss import LOSS_STATS, policy_loss
-from algorithms.metrics import pool_across_processes
 from algorithms.model_setup import prepare_model, trainable_parameters
 from algorithms.rollout import Rollout, TurnSample, play_games
 from algorithms.sharding import (
@@ -32,14 +31,12 @@ from algorithms.sharding import (
 )
 from algorithms.stage import StageController
 from algorithms.train_config import SPOConfig
+from algorithms.trainable import TrainablePolicy
 from vz_env.turn import Phase, Role
 from vz_env.vote_stats import vote_stats
 
 FixedLogprobs = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
 """Log-probs [B, T] that stay fixed through an update: reference (KL), old policy (PPO epochs), engine."""
-
-Pass = tuple[int, int, float]
-"""One forward/backward pass of an epoch: rows begin..end-1 of the batch, and the weight of their loss."""
 
 
 def default_accelerator() -> Any:
@@ -60,7 +57,7 @@ class Trainer:
 
     def __init__(
         self,
-        policy: Any,
+        policy: TrainablePolicy,
         config: SPOConfig,
         env_kwargs: dict[str, Any] | None = None,
         accelerator: Any = None,
@@ -71,6 +68,7 @@ class Trainer:
         self.config = config
         self.env_kwargs = dict(env_kwargs or {})
         self.accelerator = accelerator or default_accelerator()
+        self.processes = Processes(self.accelerator)
         policy.sampling = config.sampling
         model, self.reference = prepare_model(policy.model, config)
         optimizer = torch.optim.AdamW(
@@ -91,21 +89,9 @@ class Trainer:
             self.sampler = policy
         else:
             self.sampler = start_engine(policy, config, self.accelerator)
-        self.baselines = RoleBaselines(config, all_reduce=self._mean_across_processes)
-        self.controller = StageController(config, all_reduce=self._mean_across_processes)
+        self.baselines = RoleBaselines(config, all_reduce=self.processes.mean)
+        self.controller = StageController(config, all_reduce=self.processes.mean)
         self.iteration = 0
-
-    def _mean_across_processes(self, values: torch.Tensor) -> torch.Tensor:
-        """The element-wise mean of a CPU tensor over every process (a collective)."""
-        if self.accelerator.num_processes == 1:
-            return values
-        return self.accelerator.reduce(values.to(self.accelerator.device), "mean").cpu()
-
-    def _gather_counts(self, value: int) -> list[int]:
-        """One integer from every process, in rank order (a collective: every process must call it)."""
-        if self.accelerator.num_processes == 1:
-            return [value]
-        return self.accelerator.gather(torch.tensor([value], device=self.accelerator.device)).tolist()
 
     def run_iteration(self) -> dict[str, Any]:
         """Play, score, update once; return the iteration's metrics row."""
@@ -148,7 +134,7 @@ class Trainer:
             "iteration": self.iteration,
             "stage": str(stage),
             "next_stage": str(self.controller.stage),
-            **self._pooled(metrics),
+            **self.processes.pooled(metrics, self._state),
         }
 
     def _rollout(self) -> Rollout:
@@ -194,7 +180,7 @@ class Trainer:
         If any process has no sample, no process trains (DDP needs every process in every backward pass).
         """
         stats: dict[str, Any] = {**dict.fromkeys(("loss", *LOSS_STATS), 0.0), "skipped": False}
-        counts = self._gather_counts(len(samples))
+        counts = self.processes.counts(len(samples))
         if min(counts) == 0:
             self.scheduler.step()
             return {**stats, "seconds_scoring": 0.0, "seconds_update": 0.0}
@@ -204,7 +190,7 @@ class Trainer:
         batch = collate([s.generation for s in samples], self.policy.pad_token_id)
         fixed = self._fixed_logprobs(batch, samples)
         scored = time.perf_counter()
-        passes = self._lockstep_passes(batch, counts)
+        passes = lockstep_passes(batch, counts, self.config.score_chunk, self.config.loss_norm)
         for _ in range(self.config.ppo_epochs):
             epoch, stepped = self._epoch(batch, advantages, fixed, passes)
             stats.update(epoch, skipped=stats["skipped"] or not stepped)
@@ -228,27 +214,6 @@ class Trainer:
             engine = torch.stack([_padded(s.generation.logprobs, width) for s in samples])
         return reference, old, engine
 
-    def _lockstep_passes(self, batch: Any, counts: list[int]) -> list[Pass]:
-        """The epoch's passes, `score_chunk` rows each, as many on every process as the busiest one needs.
-
-        DDP communicates in every backward pass, so a process with fewer chunks repeats its last chunk
-        with weight 0. A chunk's weight is its share of the batch's tokens ("token" norm) or rows.
-        """
-        cfg = self.config
-        chunks = [(b, min(b + cfg.score_chunk, len(batch))) for b in range(0, len(batch), cfg.score_chunk)]
-        tokens = float(batch.completion_mask.sum())
-        passes = []
-        for index in range(max(math.ceil(n / cfg.score_chunk) for n in counts)):
-            begin, end = chunks[min(index, len(chunks) - 1)]
-            if index >= len(chunks):
-                weight = 0.0
-            elif cfg.loss_norm == "token":
-                weight = float(batch.completion_mask[begin:end].sum()) / tokens
-            else:
-                weight = (end - begin) / len(batch)
-            passes.append((begin, end, weight))
-        return passes
-
     def _epoch(
         self, batch: Any, advantages: torch.Tensor, fixed: FixedLogprobs, passes: list[Pass]
     ) -> tuple[dict[str, float], bool]:
@@ -260,7 +225,7 @@ class Trainer:
         stats = dict.fromkeys(("loss", *LOSS_STATS), 0.0)
         self.optimizer.zero_grad(set_to_none=True)
         for index, (begin, end, weight) in enumerate(passes):
-            with self._accumulating(last=index == len(passes) - 1):
+            with self.processes.accumulating(self.train_model, last=index == len(passes) - 1):
                 rows = batch.rows(begin, end)
                 logprobs = completion_logprobs(self.train_model, rows, cfg.temperature)
                 device, width = logprobs.device, logprobs.shape[1]
@@ -288,7 +253,7 @@ class Trainer:
         finite = math.isfinite(loss) and all(
             torch.isfinite(p.grad).all() for p in parameters if p.grad is not None
         )
-        stepped = min(self._gather_counts(int(finite))) == 1
+        stepped = self.processes.all_agree(finite)
         if stepped:
             self.accelerator.clip_grad_norm_(parameters, self.config.max_grad_norm)
             self.optimizer.step()
@@ -297,32 +262,11 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return stepped
 
-    def _pooled(self, metrics: dict[str, Any]) -> dict[str, Any]:
-        """The metrics over every process's games (counts summed, the rest averaged), and their agreement."""
-        if self.accelerator.num_processes == 1:
-            return metrics
-        pooled = pool_across_processes(
-            metrics, lambda t: self.accelerator.gather(t.to(self.accelerator.device)).cpu()
-        )
-        return {**pooled, "world_size": self.accelerator.num_processes, "state_spread": self._state_spread()}
-
-    @contextlib.contextmanager
-    def _accumulating(self, last: bool) -> Iterator[None]:
-        """A forward/backward pass whose gradients sync across processes (DeepSpeed: step) only when last."""
-        self.accelerator.sync_gradients = last
-        try:
-            with contextlib.nullcontext() if last else self.accelerator.no_sync(self.train_model):
-                yield
-        finally:
-            self.accelerator.sync_gradients = True
-
-    def _state_spread(self) -> float:
-        """How far the processes' states drifted apart (0 when weights, baselines and EMAs agree)."""
+    def _state(self) -> list[float]:
+        """What every process must agree on: a weights checksum, the baselines, the accuracy EMA."""
         with torch.no_grad():
             checksum = parameter_checksum(trainable_parameters(self.train_model))
-        state = torch.tensor([checksum, self.baselines.b_spy, self.baselines.b_civ, self.controller.acc_ema])
-        states = self.accelerator.gather(state.to(self.accelerator.device)[None]).cpu()
-        return float((states.max(0).values - states.min(0).values).abs().max())
+        return [checksum, self.baselines.b_spy, self.baselines.b_civ, self.controller.acc_ema]
 
     def state_dict(self) -> dict[str, Any]:
         """Iteration, optimizer, scheduler, baselines and stage controller: what a checkpoint restores."""

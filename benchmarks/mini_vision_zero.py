@@ -107,7 +107,7 @@ def run_arm(
 ) -> dict:
     """Train one arm from the start (unless `none`) and measure it, probing with `questions`."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
-    policy = HFVLMPolicy(resolve_model(args.model), seed=seed, sampling=config.sampling)
+    policy = HFVLMPolicy(resolve_model(args.model), seed=seed, sampling=config.sampling, label=arm)
     began, cpu = time.perf_counter(), time.process_time()
     rows: list[dict] = []
     if arm != "none":
@@ -116,7 +116,6 @@ def run_arm(
     stages = stages_trained(rows)
     trained_s = time.perf_counter() - began
     policy.model.eval()
-    policy.label, start.label = arm, "start"
     versus = versus_start(policy, start, args.versus_games, env)
     detection = detection_test(policy, args.detection_games, env_kwargs=env)
     probe = probe_report(policy, questions)
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = probe_questions(args.probe_pictures, image_size=tuple(env["image_size"]), source=pictures)
     wall, cpu = time.perf_counter(), time.process_time()
     reference = arm_config("none", args.iterations, 0, args.games_per_iter)
-    start = HFVLMPolicy(resolve_model(args.model), seed=12345, sampling=reference.sampling)
+    start = HFVLMPolicy(resolve_model(args.model), seed=12345, sampling=reference.sampling, label="start")
     params = sum(p.numel() for p in start.model.parameters())
     print(
         f"start: {start.model.name_or_path} ({params / 1e6:.2f} M parameters); {args.iterations} "

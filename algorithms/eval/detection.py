@@ -28,7 +28,7 @@ class PhaseSplit(Policy):
 
     def __init__(self, clues: Policy, votes: Policy) -> None:
         self.clues, self.votes = clues, votes
-        self.label = getattr(votes, "label", None) or votes.name
+        self.label = votes.label or votes.name
 
     def act(self, observation: Mapping[str, Any]) -> str:
         return self.act_batch([observation])[0]

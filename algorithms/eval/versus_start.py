@@ -43,10 +43,14 @@ def run_policies(run_dir: Path, config: Mapping[str, Any]) -> tuple[Policy, Poli
     trainer = SPOConfig.from_dict(config["trainer"])
     with tempfile.TemporaryDirectory(prefix="vz-versus-start-") as tmp:
         trained = HFVLMPolicy(
-            export_run(run_dir, Path(tmp) / "trained"), sampling=trainer.sampling, seed=trainer.seed
+            export_run(run_dir, Path(tmp) / "trained"),
+            sampling=trainer.sampling,
+            seed=trainer.seed,
+            label="trained",
         )
-    start = HFVLMPolicy(resolve_model(config["model"]), sampling=trainer.sampling, seed=trainer.seed)
-    trained.label, start.label = "trained", "start"
+    start = HFVLMPolicy(
+        resolve_model(config["model"]), sampling=trainer.sampling, seed=trainer.seed, label="start"
+    )
     return trained, start
 
 

@@ -102,9 +102,10 @@ def test_full_games_with_the_served_model_in_every_seat(server):
 
 
 def test_the_served_model_mixed_with_the_local_tiny_vlm(server, tiny_dirs):
-    served = endpoint(server, seed=0)
-    local = HFVLMPolicy(tiny_dirs["qwen2_5_vl"], max_new_tokens=16, device="cpu", dtype="float32", seed=0)
-    served.label, local.label = "served", "local"
+    served = endpoint(server, seed=0, label="served")
+    local = HFVLMPolicy(
+        tiny_dirs["qwen2_5_vl"], max_new_tokens=16, device="cpu", dtype="float32", seed=0, label="local"
+    )
 
     def seats(game, agent, role):
         return served if role == Role.SPY else local

@@ -7,7 +7,7 @@ over completion tokens only, and match those `HFVLMPolicy.generate` returned for
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,3 +146,22 @@ def _accepts_logits_to_keep(model: Any) -> bool:
     base = getattr(model, "module", model)
     base = base.get_base_model() if hasattr(base, "get_base_model") else base
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def supervised_step(
+    optimizer: torch.optim.Optimizer,
+    parameters: Sequence[torch.nn.Parameter],
+    losses: Iterable[torch.Tensor],
+    max_grad_norm: float,
+) -> None:
+    """One supervised optimizer step, shared by SFT and the tiny VLM's pretraining.
+
+    Each loss of `losses` (a generator, so one chunk's graph is freed before the next is built) is
+    back-propagated as it comes, its gradients accumulating; then the gradient norm is clipped and the
+    optimizer steps.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    for loss in losses:
+        loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    optimizer.step()

@@ -119,6 +119,8 @@ def train_format(
 
     `on_step(step, total_steps, loss)` is called after each optimizer step.
     """
+    from agents.scoring import supervised_step
+
     generations = encode_examples(policy, examples)
     model = policy.model
     model.train()
@@ -134,10 +136,7 @@ def train_format(
         for begin in range(0, len(order), config.batch_size):
             batch = [generations[i] for i in order[begin : begin + config.batch_size]]
             loss = completion_loss(model, batch, policy.pad_token_id)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
+            supervised_step(optimizer, list(model.parameters()), [loss], config.max_grad_norm)
             losses.append(float(loss.detach()))
             if on_step is not None:
                 on_step(len(losses), total, losses[-1])

@@ -11,7 +11,7 @@ count gives the same model on the same machine.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import torch
 
 from agents.hf_quiet import quiet_hf
 from agents.hf_vlm import HFVLMPolicy, stack_inputs
+from agents.scoring import supervised_step
 from agents.tiny_vlm import TINY_SIZES, new_qwen2_5_vl
 from tiny_vlm.data import (
     BACKGROUND_COLOR,
@@ -211,17 +212,18 @@ class Pretrainer:
             totals["deduce_loss"] = max(1, sum(r.deduce is not None for r in rows))
             weights["deduce_loss"] = self.deduce_weight
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
         sums = dict.fromkeys(totals, 0.0)
-        for start in range(0, len(order), self.config.chunk_rows):
-            chunk = self._chunk_losses([rows[i] for i in order[start : start + self.config.chunk_rows]])
-            sum(weights[k] * chunk[k] / totals[k] for k in totals).backward()
-            for key in totals:
-                sums[key] += float(chunk[key].detach())
+
+        def chunk_losses() -> Iterator[torch.Tensor]:
+            for start in range(0, len(order), self.config.chunk_rows):
+                chunk = self._chunk_losses([rows[i] for i in order[start : start + self.config.chunk_rows]])
+                for key in totals:
+                    sums[key] += float(chunk[key].detach())
+                yield sum(weights[k] * chunk[k] / totals[k] for k in totals)
+
+        self.model.train()
         params = list(self.model.parameters()) + list(self.heads.parameters())
-        torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
-        self.optimizer.step()
+        supervised_step(self.optimizer, params, chunk_losses(), self.config.max_grad_norm)
         self.schedule.step()
         self.model.eval()
         return {key: sums[key] / totals[key] for key in totals}

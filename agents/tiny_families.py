@@ -448,6 +448,21 @@ def save_family(build: Callable[[int], tuple[Any, Any]], folder: Path, seed: int
         processor.save_pretrained(folder)
 
 
+def installed_families() -> tuple[str, ...]:
+    """The families whose model class the installed transformers has (Qwen3.5 arrived after 5.0)."""
+    import transformers
+
+    return tuple(family for family, name in MODEL_CLASSES.items() if hasattr(transformers, name))
+
+
+MODEL_CLASSES = {
+    "qwen3_vl": "Qwen3VLForConditionalGeneration",
+    "qwen3_5": "Qwen3_5ForConditionalGeneration",
+    "gemma3": "Gemma3ForConditionalGeneration",
+    "idefics3": "Idefics3ForConditionalGeneration",
+    "internvl": "InternVLForConditionalGeneration",
+    "llava_onevision": "LlavaOnevisionForConditionalGeneration",
+}
 BUILDERS: dict[str, Callable[[int], tuple[Any, Any]]] = {
     "qwen3_vl": qwen3_vl,
     "qwen3_5": qwen3_5,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from vz_env.lazy import lazy_exports
 
 _HOMES = {
-    "Clue": "agents.base",
+    "Clue": "vz_env.turn",
     "Policy": "agents.base",
     "decode_history": "agents.base",
     "decode_phase": "agents.base",

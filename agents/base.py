@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from vz_env.turn import Phase, Role
-
-
-@dataclass(frozen=True)
-class Clue:
-    """One clue of the public history: its round, the player who gave it (numbered from 1), the text."""
-
-    round: int
-    player: int
-    clue: str
+from vz_env.turn import Clue, Phase, Role
 
 
 def decode_history(observation: Mapping[str, Any]) -> list[Clue]:
-    """The clues of an observation's "history" field, oldest first."""
+    """The clues of an observation's "history" field, oldest first, as the rules made them."""
     return [
         Clue(int(e["round"]), int(e["player"]), str(e["clue"]))
         for e in json.loads(observation["history"] or "[]")

@@ -113,7 +113,7 @@ def test_invalid_clue_is_shown_as_placeholder_and_loses_format_reward():
     game = new_game(clue_format_weight=0.3)
     turn = game.act("player_0", "no box here")
     assert not turn.valid and turn.format_reward == pytest.approx(-0.3)
-    assert game.history()[0]["clue"] == game.config.invalid_clue_text
+    assert game.history()[0].clue == game.config.invalid_clue_text
 
 
 def test_observer_mode():

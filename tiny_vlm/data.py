@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Clue, Policy, decode_history, decode_role, decode_scene
+from agents.base import Policy, decode_history, decode_role, decode_scene
 from vz_env import spy_v0
 from vz_env.data.scenes import COLORS, MINIATURE_WORLD, SHAPES, SceneSource, describe_object
 from vz_env.parsing import boxed
 from vz_env.prompts import VOTE_PROMPT, boxed_numbers, other_players
-from vz_env.turn import Phase, Role
+from vz_env.turn import Clue, Phase, Role
 
 BACKGROUND_COLOR = len(COLORS)
 BACKGROUND_SHAPE = len(SHAPES)

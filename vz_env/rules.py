@@ -29,7 +29,7 @@ from vz_env.rewards import (
     score_vote,
     tally_votes,
 )
-from vz_env.turn import Phase, Role, Turn
+from vz_env.turn import Clue, Phase, Role, Turn
 
 # Enum member lookups cost about 250 ns each on CPython 3.11; the per-action paths use these aliases.
 _CLUE, _DECISION, _DONE = Phase.CLUE, Phase.DECISION, Phase.DONE
@@ -103,6 +103,7 @@ class SpyGame:
         self._votes: dict[str, Turn] = {}
         self._parsed_votes: dict[str, ParsedVote] = {}
         self._last_turn: dict[str, Turn] = {}
+        self._history: list[Clue] = []
         self._history_text = ""
         self._reasoning_text: dict[str, str] = {}
         self._spy_view = np.full_like(pair.original, 255) if config.spy_image == "blank" else pair.modified
@@ -150,9 +151,9 @@ class SpyGame:
         """What the agent sees: spies the modified (or blank) picture, everyone else the original."""
         return self._spy_view if self._role_of.get(agent) == _SPY else self.pair.original
 
-    def history(self) -> list[dict]:
-        """The public clue history (clue text only), players numbered from 1 as the models see them."""
-        return [history_entry(self, t) for t in self.turns if t.phase == _CLUE]
+    def history(self) -> list[Clue]:
+        """The public clue history, oldest first, players numbered from 1 as the models see them."""
+        return list(self._history)
 
     def known_role(self, agent: str) -> Role:
         """The agent's own role as it may know it: HIDDEN unless reveal_role is on, always for observers."""
@@ -219,8 +220,9 @@ class SpyGame:
         if self._phase == _CLUE:
             turn = self.judge_clue(agent, text)
             shown = turn.clue if turn.valid else self.config.invalid_clue_text
-            line = f"Round {turn.round}, PLAYER {self.seat_of[agent] + 1}: {shown}"
-            self._history_text = f"{self._history_text}\n{line}" if self._history_text else line
+            clue = Clue(turn.round, self.seat_of[agent] + 1, shown)
+            self._history.append(clue)
+            self._history_text = f"{self._history_text}\n{clue.line}" if self._history_text else clue.line
         else:
             turn, vote = self._judge_vote(agent, text)
             self._votes[agent] = turn
@@ -337,12 +339,3 @@ class SpyGame:
 
     def vote_of(self, agent: str) -> Turn | None:
         return self._votes.get(agent)
-
-
-def history_entry(game: SpyGame, turn: Turn) -> dict[str, Any]:
-    """One clue of the public history as the models see it: round, player number from 1, clue text."""
-    return {
-        "round": turn.round,
-        "player": game.seat_of[turn.agent] + 1,
-        "clue": turn.clue or game.config.invalid_clue_text,
-    }

@@ -32,6 +32,24 @@ class Role(IntEnum):
         return self.name.lower()
 
 
+@dataclass(frozen=True)
+class Clue:
+    """One clue of the public history, the one form rules, observations and policies share.
+
+    `player` is numbered from 1, as the models see players; `clue` is the text others saw (the invalid-clue
+    text in place of a clue that was not found).
+    """
+
+    round: int
+    player: int
+    clue: str
+
+    @property
+    def line(self) -> str:
+        """The clue as a prompt shows it."""
+        return f"Round {self.round}, PLAYER {self.player}: {self.clue}"
+
+
 # Not frozen: one is built for every action, and a frozen dataclass costs several times as much to build.
 @dataclass
 class Turn:

@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.base import Clue, decode_history, decode_phase, decode_role, decode_scene
+from agents.base import decode_history, decode_phase, decode_role, decode_scene
 from agents.scripted import RandomAgent, SceneBot, clue_attributes, fits_scene
-from vz_env import Phase, Role, spy_v0
+from vz_env import Clue, Phase, Role, spy_v0
 from vz_env.parsing import parse_clue, parse_vote
 
 SCENE = {

@@ -16,6 +16,8 @@ then measure, on tests held out from training:
   probe           held-out visual questions that are not the game ("What colour is the large cube?") on
                   pictures of the main job's world, answered by the likeliest option
                   (algorithms.eval.probe_questions, algorithms.eval.probe)
+and, for each seed that trains both, Iterative-SPO against decision-only head to head (the paper's claim
+that alternating the stages beats training either alone: 0.5 when it does not matter).
 Prints one line per run, then a markdown table of means (and standard deviations) over seeds, and the
 wall and CPU time. With --json FILE every run's figures are written too, after each run.
 
@@ -37,9 +39,10 @@ import transformers
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms.eval.detection import detection_test
+from algorithms.eval.head_to_head import evaluate
 from algorithms.eval.probe import probe_report
 from algorithms.eval.probe_questions import ProbeQuestion, probe_questions
-from algorithms.eval.versus_start import versus_start
+from algorithms.eval.versus_start import VERSUS_SEED, versus_start
 from algorithms.metrics import stages_trained
 from algorithms.presets import PRESETS
 from algorithms.train_config import STAGES, SPOConfig, algorithm_settings
@@ -104,7 +107,7 @@ def run_arm(
     start: HFVLMPolicy,
     env: dict[str, Any],
     questions: list[ProbeQuestion],
-) -> dict:
+) -> tuple[dict, HFVLMPolicy]:
     """Train one arm from the start (unless `none`) and measure it, probing with `questions`."""
     config = arm_config(arm, args.iterations, seed, args.games_per_iter)
     policy = HFVLMPolicy(resolve_model(args.model), seed=seed, sampling=config.sampling, label=arm)
@@ -120,7 +123,7 @@ def run_arm(
     detection = detection_test(policy, args.detection_games, env_kwargs=env)
     probe = probe_report(policy, questions)
     mine = versus["A"]
-    return {
+    run = {
         "arm": arm,
         "seed": seed,
         "win_rate": mine["win_rate"]["rate"],
@@ -135,6 +138,23 @@ def run_arm(
         "seconds_training": trained_s,
         "seconds_total": time.perf_counter() - began,
         "cpu_seconds_total": time.process_time() - cpu,
+    }
+    return run, policy
+
+
+def alternation_match(
+    seed: int, args: argparse.Namespace, trained: dict[str, HFVLMPolicy], env: dict
+) -> dict:
+    """Iterative-SPO (side A) against decision-only (side B) of one seed, on the head-to-head seeds."""
+    report = evaluate(trained["iterative-spo"], trained["grpo-decision"], args.versus_games, VERSUS_SEED, env)
+    mine = report["A"]
+    return {
+        "seed": seed,
+        "win_rate": mine["win_rate"]["rate"],
+        "win_rate_ci95": mine["win_rate"]["ci95"],
+        "win_rate_as_spy": mine["win_rate_as_spy"]["rate"],
+        "win_rate_as_civilian": mine["win_rate_as_civilian"]["rate"],
+        "games": report["games"],
     }
 
 
@@ -153,6 +173,13 @@ def table(runs: list[dict[str, Any]], arms: list[str]) -> str:
             cells.append(f"{statistics.mean(values):.3f} ± {spread:.3f}")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def write_json(args: argparse.Namespace, runs: list[dict], matches: list[dict]) -> None:
+    """Every figure so far to --json (after each run, so that a stopped benchmark keeps what it measured)."""
+    if args.json:
+        document = {"args": vars(args), "runs": runs, "iterative_spo_vs_decision": matches}
+        atomic_write_text(args.json, json.dumps(document, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         f"torch threads {args.threads}",
         flush=True,
     )
-    runs = []
+    runs, matches = [], []
     for seed in args.seeds:
+        trained: dict[str, HFVLMPolicy] = {}
         for arm in arms:
-            run = run_arm(arm, seed, args, start, env, questions)
+            run, trained[arm] = run_arm(arm, seed, args, start, env, questions)
             runs.append(run)
             print(
                 f"  {arm:14s} seed {seed}: win {run['win_rate']:.3f} "
@@ -190,9 +218,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"{run['seconds_total']:.0f} s ({run['cpu_seconds_total']:.0f} s CPU)",
                 flush=True,
             )
-            if args.json:  # after every run, so that a stopped benchmark keeps what it measured
-                atomic_write_text(args.json, json.dumps({"args": vars(args), "runs": runs}, indent=2) + "\n")
+            write_json(args, runs, matches)
+        if {"iterative-spo", "grpo-decision"} <= trained.keys():
+            matches.append(alternation_match(seed, args, trained, env))
+            match = matches[-1]
+            print(
+                f"  iterative-spo vs grpo-decision seed {seed}: win {match['win_rate']:.3f} "
+                f"[{match['win_rate_ci95'][0]:.2f}, {match['win_rate_ci95'][1]:.2f}] over {match['games']} "
+                f"games (as spy {match['win_rate_as_spy']:.3f}, "
+                f"as civilian {match['win_rate_as_civilian']:.3f})",
+                flush=True,
+            )
+            write_json(args, runs, matches)
     print(table(runs, arms))
+    if matches:
+        rates = [m["win_rate"] for m in matches]
+        spread = statistics.stdev(rates) if len(rates) > 1 else 0.0
+        print(
+            f"iterative-spo vs grpo-decision: win rate {statistics.mean(rates):.3f} ± {spread:.3f} over seeds"
+        )
     minutes, cpu_minutes = (time.perf_counter() - wall) / 60, (time.process_time() - cpu) / 60
     print(f"mini vision-zero: {len(runs)} runs in {minutes:.1f} min wall, {cpu_minutes:.1f} min CPU")
     return 0

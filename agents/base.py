@@ -11,11 +11,8 @@ from vz_env.turn import Clue, Phase, Role
 
 
 def decode_history(observation: Mapping[str, Any]) -> list[Clue]:
-    """The clues of an observation's "history" field, oldest first, as the rules made them."""
-    return [
-        Clue(int(e["round"]), int(e["player"]), str(e["clue"]))
-        for e in json.loads(observation["history"] or "[]")
-    ]
+    """The clues so far, oldest first: the rules' own Clues, which the observation carries typed."""
+    return list(observation["clues"])
 
 
 def decode_scene(observation: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,7 +36,8 @@ class Policy(ABC):
 
     `observation` is the env's observation dict: "image" (uint8 HxWx3), "prompt" (str),
     "phase" (a Phase), "round", "seat" (0-based), "num_players", "role" (a Role: HIDDEN, CIVILIAN
-    or SPY), "history" and "scene" (JSON texts: read them with decode_history and decode_scene).
+    or SPY), "clues" (the history as Clues: read it with decode_history), "history" (the same as JSON text,
+    for outside users) and "scene" (JSON text: read it with decode_scene).
     """
 
     name: str = "policy"

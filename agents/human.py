@@ -123,7 +123,7 @@ class HumanAgent(Policy):
         history = decode_history(observation)
         if not history:
             return "Clues so far: (none yet)"
-        lines = [f"  Round {h.round}, PLAYER {h.player}: {h.clue}" for h in history]
+        lines = [f"  {h.line}" for h in history]
         return "Clues so far:\n" + "\n".join(lines)
 
     def _ask_clue(self, observation: Mapping[str, Any]) -> str:

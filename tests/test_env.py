@@ -10,7 +10,7 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
 from sources import NoiseSource
 
-from vz_env import Phase, Role, Turn, spy_v0
+from vz_env import Clue, Phase, Role, Turn, spy_v0
 from vz_env.views import SceneTexts
 
 SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
@@ -87,6 +87,20 @@ def test_infos_carry_parsed_clues_votes_and_outcome():
     assert env.infos["player_2"]["turn"] is None
     play(env, vote=f"\\boxed{{{spy_number}}}")
     assert env.agents == []
+
+
+def test_observation_carries_the_rules_clues_typed_and_as_json_text():
+    env = spy_v0.env(**SMALL)
+    env.reset(seed=3)
+    env.step('hmm \\boxed{a "red" cube}')
+    env.step("no box")
+    obs = env.observe("player_2")
+    assert obs["clues"] == tuple(env.unwrapped.game.history()) and isinstance(obs["clues"][0], Clue)
+    assert [Clue(e["round"], e["player"], e["clue"]) for e in json.loads(obs["history"])] == list(obs["clues"])
+    space = env.observation_space("player_2")["clues"]
+    space.seed(0)
+    assert all(space.contains(space.sample()) for _ in range(20))
+    assert not space.contains([*obs["clues"]]) and not space.contains((Clue(9, 1, "x"),))
 
 
 def test_final_rewards_and_winner_in_aec():

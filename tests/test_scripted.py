@@ -29,6 +29,7 @@ def observation(phase, history=(), seat=0, role=1, scene=SCENE):
         "seat": seat,
         "num_players": 4,
         "role": role,
+        "clues": tuple(Clue(1, p, c) for p, c in history),
         "history": json.dumps([{"round": 1, "player": p, "clue": c} for p, c in history]),
         "scene": json.dumps(scene) if scene else "",
     }
@@ -111,6 +112,7 @@ def test_random_agent_votes_among_num_players_seats():
 
 def test_no_policy_decodes_json_itself():
     root = Path(__file__).resolve().parents[1]
-    sources = [*root.glob("agents/*.py"), *root.glob("examples/*.py")]
-    readers = [p.name for p in sources if "json.loads(obs" in p.read_text() or '["history"]' in p.read_text()]
+    sources = [*root.glob("agents/*.py"), *root.glob("examples/*.py"), *root.glob("tiny_vlm/*.py")]
+    readers = [p.name for p in sources if "json.loads(obs" in p.read_text()]
     assert readers == ["base.py"]
+    assert not [p.name for p in sources if '["history"]' in p.read_text()]

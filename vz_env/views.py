@@ -117,16 +117,20 @@ class ViewCache:
         self.game = game
         self._scenes = scenes
         self._fixed: dict[str, tuple[np.ndarray, int, Role, str]] = {}
-        self._clues: list[str] = []
+        self._clues: tuple[Clue, ...] = ()
+        self._texts: list[str] = []
         self._seen = 0
         self._refresh()
 
     def _refresh(self) -> None:
-        """Bring the per-turn parts (phase, round, history JSON) up to the game's latest turn."""
+        """Bring the per-turn parts (phase, round, the history as Clues and as JSON) up to the latest turn."""
         game = self.game
-        self._clues += map(_history_json, game.history()[len(self._clues) :])
+        new = game.history()[len(self._clues) :]
+        if new:
+            self._clues += tuple(new)
+            self._texts += map(_history_json, new)
         self._seen = len(game.turns)
-        self._shared = (game.phase, game.round, "[" + ", ".join(self._clues) + "]")
+        self._shared = (game.phase, game.round, self._clues, "[" + ", ".join(self._texts) + "]")
 
     def _fixed_parts(self, agent: str) -> tuple[np.ndarray, int, Role, str]:
         """The parts of an agent's observation that stay the same all game: image, seat, role, scene."""
@@ -145,7 +149,7 @@ class ViewCache:
         if self._seen != len(self.game.turns):
             self._refresh()
         image, seat, role, scene = self._fixed.get(agent) or self._fixed_parts(agent)
-        phase, round_, history = self._shared
+        phase, round_, clues, history = self._shared
         return {
             "image": image,
             "prompt": self.game.prompt(agent),
@@ -154,6 +158,7 @@ class ViewCache:
             "seat": seat,
             "num_players": self.game.config.num_players,
             "role": role,
+            "clues": clues,
             "history": history,
             "scene": scene,
         }

@@ -96,7 +96,8 @@ def test_observation_carries_the_rules_clues_typed_and_as_json_text():
     env.step("no box")
     obs = env.observe("player_2")
     assert obs["clues"] == tuple(env.unwrapped.game.history()) and isinstance(obs["clues"][0], Clue)
-    assert [Clue(e["round"], e["player"], e["clue"]) for e in json.loads(obs["history"])] == list(obs["clues"])
+    texts = json.loads(obs["history"])
+    assert [Clue(e["round"], e["player"], e["clue"]) for e in texts] == list(obs["clues"])
     space = env.observation_space("player_2")["clues"]
     space.seed(0)
     assert all(space.contains(space.sample()) for _ in range(20))

@@ -9,6 +9,7 @@ temperature-scaled logits, and the unpadded model inputs of the prompt.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -233,6 +234,15 @@ class HFVLMPolicy(Policy):
             if self.device.type == "cuda":
                 cuda = torch.Generator(device=f"cuda:{self._cuda_index()}").manual_seed(int(seed))
                 self._cuda_rng_state = cuda.get_state()
+
+    def with_model(self, model: Any, sampling: Sampling) -> HFVLMPolicy:
+        """The same player around another form of its model (e.g. the trainer's, with adapters) and sampling.
+
+        The processor, device, label and sampling stream stay; this policy is left as it was.
+        """
+        twin = copy.copy(self)
+        twin.model, twin.sampling = model, sampling
+        return twin
 
     def act(self, observation: Mapping[str, Any]) -> str:
         """The model's reply to one observation."""

@@ -13,8 +13,8 @@ from agents.sampling import Sampling
 class TrainablePolicy(Protocol):
     """A VLM policy the trainer samples from, re-scores and updates.
 
-    The trainer owns `model` and `sampling` once it is built: it puts the model it prepared (adapters,
-    sharding) in `model` and the run's sampling settings in `sampling`.
+    The trainer never sets anything on it: it asks `with_model` for the same player around the model it
+    prepared (adapters, sharding) with the run's sampling settings, and trains that one.
     """
 
     model: Any
@@ -23,6 +23,10 @@ class TrainablePolicy(Protocol):
     dtype: torch.dtype
     name: str
     label: str
+
+    def with_model(self, model: Any, sampling: Sampling) -> TrainablePolicy:
+        """The same player (processor, device, label, sampling stream) around `model`, with `sampling`."""
+        ...
 
     def generate(self, observations: Sequence[Mapping[str, Any]], num_samples: int = 1) -> list[Any]:
         """Sampled actions with their token ids and log-probs (`agents.hf_vlm.Generation`), for training."""

@@ -64,12 +64,10 @@ class Trainer:
     ) -> None:
         from transformers import get_scheduler
 
-        self.policy = policy
         self.config = config
         self.env_kwargs = dict(env_kwargs or {})
         self.accelerator = accelerator or default_accelerator()
         self.processes = Processes(self.accelerator)
-        policy.sampling = config.sampling
         model, self.reference = prepare_model(policy.model, config)
         optimizer = torch.optim.AdamW(
             trainable_parameters(model), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -83,12 +81,14 @@ class Trainer:
         # The scheduler stays unprepared: accelerate's wrapper steps it once per process and iteration.
         self.scheduler = scheduler
         self.train_model, self.optimizer = prepare_for_training(self.accelerator, model, optimizer)
-        policy.model = self.accelerator.unwrap_model(self.train_model).eval()
+        # The player the trainer samples, scores and saves: the given one around the prepared model.
+        trained = self.accelerator.unwrap_model(self.train_model).eval()
+        self.policy = policy.with_model(trained, config.sampling)
         # Who samples rollouts: the trained model itself, or a vLLM engine in this process synced before each.
         if config.rollout_backend == "hf":
-            self.sampler = policy
+            self.sampler = self.policy
         else:
-            self.sampler = start_engine(policy, config, self.accelerator)
+            self.sampler = start_engine(self.policy, config, self.accelerator)
         self.baselines = RoleBaselines(config, all_reduce=self.processes.mean)
         self.controller = StageController(config, all_reduce=self.processes.mean)
         self.iteration = 0

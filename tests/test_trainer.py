@@ -67,6 +67,17 @@ def test_only_the_active_stage_gets_gradient(tiny_path, monkeypatch, algo, stage
         assert all(s.role != Role.SPY for s in seen[0])
 
 
+def test_the_trainer_sets_nothing_on_the_policy_it_is_given(tiny_path):
+    from agents.hf_vlm import HFVLMPolicy
+
+    given = HFVLMPolicy(tiny_path, seed=0, label="start")
+    model, sampling = given.model, given.sampling
+    trainer = Trainer(given, algorithm_config("iterative-spo", {**FAST, "temperature": 0.5}), ENV)
+    assert given.model is model and given.sampling is sampling and sampling.temperature != 0.5
+    assert trainer.policy.sampling == trainer.config.sampling and trainer.policy.label == "start"
+    assert trainer.policy.model is not model and trainer.policy.processor is given.processor
+
+
 def test_update_moves_adapters_and_the_reference_stays_the_base(tiny_path):
     from agents.scoring import collate, completion_logprobs
 

@@ -36,7 +36,7 @@ def check_export(run_dir: Path, out: Path, checkpoint: int | None = None) -> tup
     run_dir, out = Path(run_dir), Path(out)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a run folder (no such folder)")
-    config = load_run_config(run_dir)
+    config, _ = load_run_config(run_dir)
     folder = checkpoint_folder(run_dir, checkpoint)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} already exists; choose a new (or empty) folder")

@@ -44,8 +44,38 @@ def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[st
     return differences
 
 
-def load_run_config(run_dir: Path) -> dict[str, Any]:
-    """The config.json of a run folder; ValueError naming the file (and line) when it is missing or broken."""
+MOVED_SETTINGS: dict[str, tuple[str, str]] = {"clue_format_weight": ("trainer", "env")}
+"""Settings that changed section since some run folders were written: name -> (old section, new section)."""
+
+
+def moved_settings(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The run config with each setting that moved section put where it lives now, and a note per move.
+
+    Runs written before a move still resume and export; the resumed run saves its config the new way.
+    """
+    config = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    notes = []
+    for name, (old, new) in MOVED_SETTINGS.items():
+        if name not in config.get(old, {}):
+            continue
+        value = config[old].pop(name)
+        target = config.setdefault(new, {})
+        if name in target and target[name] != value:
+            raise ValueError(
+                f"{name} is set under both '{old}' ({value!r}) and '{new}' ({target[name]!r}) in the run "
+                f"config; it is an '{new}' setting now: keep that one"
+            )
+        target[name] = value
+        notes.append(f"note: {name} is an '{new}' setting now; the run's '{old}' value {value!r} moved there")
+    return config, notes
+
+
+def load_run_config(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """The config.json of a run folder, settings that moved put where they live now (`moved_settings`).
+
+    ValueError naming the file (and line) when it is missing or broken. Returns the config and the notes
+    on what moved.
+    """
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise ValueError(f"{run_dir} is not a run folder (no config.json)")
@@ -55,9 +85,13 @@ def load_run_config(run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{path} line {err.lineno} is not valid JSON ({err.msg})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot read {path}: {err}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("trainer"), dict):
-        raise ValueError(f"{path} is not a run config (expected an object with a 'trainer' section)")
-    return config
+    sections = config if isinstance(config, dict) else {}
+    if not isinstance(sections.get("trainer"), dict) or not isinstance(sections.get("env", {}), dict):
+        raise ValueError(f"{path} is not a run config (expected an object with 'trainer' and 'env' sections)")
+    try:
+        return moved_settings(config)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def train(
@@ -82,7 +116,7 @@ def train(
 
     run_dir = Path(run_dir)
     if resume:
-        saved = load_run_config(run_dir)
+        saved, _ = load_run_config(run_dir)
         differing = config_differences(saved, config)
         if differing:
             raise ValueError(

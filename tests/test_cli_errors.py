@@ -184,6 +184,38 @@ def test_resume_with_a_corrupt_config_names_the_file_and_line(tmp_path, capsys):
     assert_one_line(status, err, f"{tmp_path / 'config.json'} line 3")
 
 
+def old_run_folder(run_dir: Path, **env: object) -> Path:
+    """A run folder as written before clue_format_weight moved from the trainer settings to the env's."""
+    from algorithms.run import run_config
+    from algorithms.train_config import algorithm_config
+
+    config = run_config("iterative-spo", None, algorithm_config("iterative-spo"), dict(env))
+    config["trainer"]["clue_format_weight"] = 0.25
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return run_dir
+
+
+def test_resuming_a_run_from_before_a_setting_moved_moves_it_with_a_note(tmp_path, capsys, monkeypatch):
+    from algorithms import run
+    from algorithms.run import config_differences, load_run_config
+
+    run_dir = old_run_folder(tmp_path / "run")
+    started = []
+    monkeypatch.setattr(run, "train", lambda run_dir, config, **kwargs: started.append(config) or [])
+    status, err = run_cli(["train", "--resume", str(run_dir), "--no-plot"], capsys)
+    assert status == 0 and err.count("\n") == 1 and "clue_format_weight is an 'env' setting now" in err, err
+    (config,) = started
+    assert config["env"]["clue_format_weight"] == 0.25 and "clue_format_weight" not in config["trainer"]
+    assert config_differences(load_run_config(run_dir)[0], config) == []
+
+
+def test_a_moved_setting_set_in_both_places_is_one_line(tmp_path, capsys):
+    run_dir = old_run_folder(tmp_path / "run", clue_format_weight=0.5)
+    status, err = run_cli(["train", "--resume", str(run_dir)], capsys)
+    assert_one_line(status, err, "clue_format_weight", "'env'", "config.json")
+
+
 def write_metrics(run_dir: Path, rows: int, truncated: bool) -> Path:
     lines = [json.dumps({"iteration": i, "stage": "decision", "loss": 0.1 * i}) for i in range(1, rows + 1)]
     text = "\n".join(lines) + "\n"

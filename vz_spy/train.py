@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             run_dir = Path(args.resume)
-            config = explicit_overrides(args, load_run_config(run_dir))
+            saved, notes = load_run_config(run_dir)
+            for note in notes:
+                print(f"vz-spy train: {note}", file=sys.stderr)
+            config = explicit_overrides(args, saved)
         else:
             config = build_config(args)
             run_dir = Path(args.out or f"runs/{config['algo']}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -448,6 +448,13 @@ def save_family(build: Callable[[int], tuple[Any, Any]], folder: Path, seed: int
         processor.save_pretrained(folder)
 
 
+def family_names() -> tuple[str, ...]:
+    """Every family build_tiny_vlm knows: the two test models, then these (installed or not)."""
+    from agents.tiny_vlm import FAMILIES
+
+    return (*FAMILIES, *BUILDERS)
+
+
 def installed_families() -> tuple[str, ...]:
     """The families whose model class the installed transformers has (Qwen3.5 arrived after 5.0)."""
     import transformers

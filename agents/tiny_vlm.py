@@ -196,11 +196,14 @@ def build_tiny_vlm(out_dir: str | os.PathLike[str], family: str = "qwen2_5_vl", 
 
     `family` is one of FAMILIES (the test models every session builds) or of `agents.tiny_families`.
     """
-    from agents.tiny_families import BUILDERS, save_family
+    from agents.tiny_families import BUILDERS, MODEL_CLASSES, family_names, installed_families, save_family
 
-    if family not in (*FAMILIES, *BUILDERS):
+    if family not in family_names():
+        raise ValueError(f"unknown tiny VLM family {family!r}; choose one of {', '.join(family_names())}")
+    if family in BUILDERS and family not in installed_families():
         raise ValueError(
-            f"unknown tiny VLM family {family!r}; choose one of {', '.join((*FAMILIES, *BUILDERS))}"
+            f"tiny VLM family {family!r} needs a transformers with {MODEL_CLASSES[family]}; "
+            "the installed one has none"
         )
     out = Path(out_dir).expanduser().resolve()
     with atomic_folder(out) as tmp:

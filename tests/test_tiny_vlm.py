@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,26 @@ def test_cli_tiny_model_writes_a_model_folder(tmp_path, capsys) -> None:
     assert main(["tiny-model", "--out", str(out), "--family", "llava", "--seed", "3"]) == 0
     assert str(out) in capsys.readouterr().out
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+
+
+def test_cli_tiny_model_offers_every_family_and_builds_a_new_one(tmp_path, capsys, monkeypatch) -> None:
+    from agents import tiny_families
+    from vz_spy.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["tiny-model", "--help"])
+    assert "{" + ",".join(["qwen2_5_vl", "llava", *tiny_families.BUILDERS]) + "}" in capsys.readouterr().out
+    out = tmp_path / "smolvlm"
+    assert main(["tiny-model", "--out", str(out), "--family", "idefics3"]) == 0
+    assert json.loads((out / "config.json").read_text())["model_type"] == "idefics3"
+    monkeypatch.setattr(tiny_families, "installed_families", lambda: ())
+    assert main(["tiny-model", "--out", str(tmp_path / "qwen3"), "--family", "qwen3_vl"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "Qwen3VLForConditionalGeneration" in err
+        and err.count("\n") == 1
+        and not (tmp_path / "qwen3").exists()
+    )
 
 
 def test_cli_tiny_model_refuses_an_existing_folder_in_one_line(tmp_path, capsys) -> None:

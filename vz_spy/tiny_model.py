@@ -13,7 +13,7 @@ from vz_spy.paths import output_folder
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `tiny-model` subcommand."""
-    from agents.tiny_vlm import FAMILIES
+    from agents.tiny_families import family_names
 
     parser = subparsers.add_parser(
         "tiny-model",
@@ -26,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run the same command again to resume it (hours on two CPU cores).",
     )
     parser.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
-    parser.add_argument("--family", choices=FAMILIES, default="qwen2_5_vl", help="model family (%(default)s)")
+    parser.add_argument(
+        "--family",
+        choices=family_names(),
+        default="qwen2_5_vl",
+        help="model family (%(default)s); one the installed transformers lacks is refused",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and data (%(default)s)")
     parser.add_argument(
         "--pretrained", action="store_true", help="pretrain the qwen2_5_vl model (the default model's recipe)"
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         path = build_tiny_vlm(args.out, family=args.family, seed=args.seed)
-    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+    except (FileExistsError, NotADirectoryError, PermissionError, ValueError) as err:
         raise CliError(str(err)) from err
     print(f"tiny {args.family} VLM (seed {args.seed}) written to {path}")
     return 0

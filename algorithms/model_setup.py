@@ -49,7 +49,7 @@ def make_trainable(model: Any, config: SPOConfig) -> Any:
 def suggested_lora_targets(model: Any, targets: str) -> str | None:
     """`targets` with its `language_model` part renamed to where this model keeps its decoder, if elsewhere.
 
-    Idefics3 (SmolVLM) names its decoder `text_model`: the default targets then match nothing.
+    Idefics3 (SmolVLM) names its decoder `text_model`: targets naming `language_model` alone miss it.
     """
     get_decoder = getattr(model, "get_decoder", None)
     decoder = get_decoder() if callable(get_decoder) else None

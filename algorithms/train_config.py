@@ -29,7 +29,10 @@ FINETUNE_MODES = ("lora", "full")
 REFERENCES = ("disable-adapter", "copy")
 ROLLOUT_BACKENDS = ("hf", "vllm")
 MIXED_PRECISIONS = ("no", "bf16")
-DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+# The decoder: `language_model` in most VLMs, `text_model` in SmolVLM (Idefics3); no vision tower uses either.
+DEFAULT_LORA_TARGETS = (
+    r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+)
 
 
 @dataclass(frozen=True)

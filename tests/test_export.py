@@ -7,24 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lora_step import ENV, TRAINER
 from PIL import Image
 
 from vz_spy.cli import main
 
-RUN_CONFIG = {
-    "trainer": {
-        "iterations": 1,
-        "games_per_iter": 1,
-        "group_size": 2,
-        "max_new_tokens": 4,
-        "learning_rate": 1e-2,
-        "warmup_ratio": 0.0,
-        # The untrained model's clues are malformed: the format term gives them non-zero advantages.
-        "start_stage": "clue",
-        "checkpoint_every": 1,
-    },
-    "env": {"image_size": [64, 48], "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0},
-}
+RUN_CONFIG = {"trainer": TRAINER, "env": ENV}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lora_step import ENV, TRAINER
 
 from agents.hf_vlm import HFVLMPolicy
 from agents.scoring import collate, completion_logprobs
@@ -23,18 +24,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 NEW_FAMILIES = installed_families()  # Qwen3.5 only where the installed transformers has it
 ALL_FAMILIES = (*FAMILIES, *NEW_FAMILIES)
-# Untrained clues are malformed: the format term gives them non-zero advantages.
-ENV = {"image_size": (64, 48), "num_players": 4, "num_rounds": 1, "clue_format_weight": 1.0}
-TRAINER = {
-    "iterations": 1,
-    "games_per_iter": 1,
-    "group_size": 2,
-    "max_new_tokens": 4,
-    "learning_rate": 1e-2,
-    "warmup_ratio": 0.0,
-    "start_stage": "clue",
-    "checkpoint_every": 1,
-}
 
 
 @pytest.fixture(scope="module")

@@ -214,14 +214,13 @@ class HFVLMPolicy(Policy):
         self.device, self.dtype = _default_device_and_dtype(device, dtype)
         self.model, self.processor = load_vlm(model_path, self.device, self.dtype)
         self.tokenizer = self.processor.tokenizer
-        self.eos_token_ids = eos_token_ids(
-            self.model.generation_config, self.tokenizer, self.model.name_or_path
-        )
-        pad = self.tokenizer.pad_token_id
-        self.pad_token_id = int(pad if pad is not None else self.eos_token_ids[0])
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        self.suppressed_token_ids = suppressed_token_ids(
-            self.model.config, self.processor, self.eos_token_ids, vocab_size
+        self.eos_token_ids, self.pad_token_id, self.suppressed_token_ids = special_token_ids(
+            self.model.config,
+            self.model.generation_config,
+            self.processor,
+            vocab_size,
+            self.model.name_or_path,
         )
         self._rng_state: torch.Tensor | None = None
         self._cuda_rng_state: torch.Tensor | None = None
@@ -412,6 +411,17 @@ class HFVLMPolicy(Policy):
 
     def _cuda_index(self) -> int:
         return self.device.index if self.device.index is not None else torch.cuda.current_device()
+
+
+def special_token_ids(
+    config: Any, generation_config: Any, processor: Any, vocab_size: int, name: str
+) -> tuple[list[int], int, list[int]]:
+    """A checkpoint's reply-ending ids, its padding id (the tokenizer's, else the first EOS) and the ids
+    never sampled, as every VLM policy (HF and vLLM) needs them."""
+    eos = eos_token_ids(generation_config, processor.tokenizer, name)
+    pad = processor.tokenizer.pad_token_id
+    suppressed = suppressed_token_ids(config, processor, eos, vocab_size)
+    return eos, int(pad if pad is not None else eos[0]), suppressed
 
 
 def eos_token_ids(generation_config: Any, tokenizer: Any, name: str) -> list[int]:

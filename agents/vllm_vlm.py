@@ -26,8 +26,7 @@ from agents.hf_vlm import (
     Generation,
     HFVLMPolicy,
     ModelLoadError,
-    eos_token_ids,
-    suppressed_token_ids,
+    special_token_ids,
 )
 from agents.request_seeds import RequestSeeds
 from agents.sampling import Sampling, sampling_with
@@ -86,12 +85,9 @@ class VLLMPolicy(Policy):
         self.model_path = resolve_model_path(model_path)
         self.processor, config, generation_config = _load_processor_and_configs(self.model_path)
         self.tokenizer = self.processor.tokenizer
-        self.eos_token_ids = eos_token_ids(generation_config, self.tokenizer, str(self.model_path))
-        pad = self.tokenizer.pad_token_id
-        self.pad_token_id = int(pad if pad is not None else self.eos_token_ids[0])
         vocab_size = int(config.get_text_config().vocab_size)
-        self.suppressed_token_ids = suppressed_token_ids(
-            config, self.processor, self.eos_token_ids, vocab_size
+        self.eos_token_ids, self.pad_token_id, self.suppressed_token_ids = special_token_ids(
+            config, generation_config, self.processor, vocab_size, str(self.model_path)
         )
         suppressed = set(self.suppressed_token_ids)
         self.allowed_token_ids = [i for i in range(vocab_size) if i not in suppressed]

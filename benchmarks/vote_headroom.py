@@ -32,7 +32,7 @@ from algorithms.rollout import play_games
 from algorithms.train_config import SPOConfig
 from tiny_vlm import resolve_model
 from vz_env import spy_v0
-from vz_env.turn import Phase, Role
+from vz_env.vote_stats import vote_stats
 
 HELD_OUT_SEED = 1_000_000_000
 BATCH = 25
@@ -61,10 +61,9 @@ def votes_by_objects(policy: HFVLMPolicy, games: int, env: dict[str, Any]) -> di
             tally = counts.setdefault(objects, Counter())
             tally["games"] += 1
             tally["civilian_wins"] += game.winner == "civilians"
-            for turn in game.transcript:
-                if turn.phase == Phase.DECISION and game.roles[turn.agent] == Role.CIVILIAN:
-                    tally["votes"] += 1
-                    tally["spy_named"] += bool(turn.voted_spy)
+            votes = vote_stats((turn, game.roles[turn.agent]) for turn in game.transcript)
+            tally["votes"] += votes.votes
+            tally["spy_named"] += votes.spy_named
     return counts
 
 

@@ -1,9 +1,9 @@
-"""The deduction phase's curve of a tiny VLM build: held-out odd-clue accuracy per form, by step.
+"""The training phases' curve of a tiny VLM build: held-out odd-clue accuracy per form, by step.
 
 Reads the curve from a finished model's stamp (default: the shipped model) or from a build's work folder
-while it runs (its checkpoint), and prints one row per check: step, stage, and the held-out accuracy of
-each form (the likeliest listed number is the spy; chance about 0.33 at four players) and of real
-games' votes (`play`).
+while it runs (its checkpoints), and prints one row per check: step (the play phase's counted on from the
+deduction phase's), stage, and the held-out accuracy of each form (the likeliest listed number is the
+spy; chance about 0.33 at four players) and of real games' votes (`play`).
 
     python benchmarks/deduction_curve.py [MODEL_DIR | BUILD_DIR.build]
 """
@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tiny_vlm.build import CHECKPOINT
+from tiny_vlm.build import CHECKPOINT, PLAY_CHECKPOINT, joined_curve
 from tiny_vlm.deduction import STAGES
 from tiny_vlm.shipped import WEIGHTS
 from tiny_vlm.stamp import read_stamp
@@ -22,13 +22,18 @@ from tiny_vlm.stamp import read_stamp
 
 def read_curve(folder: Path) -> tuple[list[dict[str, Any]], str]:
     """The curve and a line saying where it came from and how long the build took."""
-    if (folder / CHECKPOINT).is_file():
-        import torch
+    import torch
 
-        checkpoint = torch.load(folder / CHECKPOINT, weights_only=False)
-        spent = checkpoint["spent"]
-        note = f"checkpoint at step {checkpoint['step']}: {spent['wall_s'] / 3600:.2f} h wall of deduction"
-        return checkpoint["curriculum"]["curve"], note
+    for name, phase in ((PLAY_CHECKPOINT, "play"), (CHECKPOINT, "deduction")):
+        if (folder / name).is_file():
+            checkpoint = torch.load(folder / name, weights_only=False)
+            spent = checkpoint["spent"]
+            note = f"{phase} checkpoint at step {checkpoint['step']}: {spent['wall_s'] / 3600:.2f} h wall"
+            curve = checkpoint["curriculum"]["curve"]
+            if phase == "deduction":
+                return curve, note
+            earlier = read_stamp(folder / "deduction") or {}
+            return joined_curve(earlier.get("curve", []), curve, earlier["steps"]["deduction"]), note
     stamp = read_stamp(folder)
     if stamp is None or "curve" not in stamp:
         raise SystemExit(f"{folder} holds neither a build checkpoint nor a stamped recipe build")

@@ -258,6 +258,8 @@ def test_cli_pretrained_rejects_bad_options_in_one_line(tmp_path, capsys) -> Non
         ["tiny-model", "--out", str(tmp_path / "c"), "--pretrained", "--steps", "0"],
         ["tiny-model", "--out", str(tmp_path / "d"), "--stop-after", "3"],
         ["tiny-model", "--out", str(tmp_path / "e"), "--pretrained", "--deduction-steps", "0"],
+        ["tiny-model", "--out", str(tmp_path / "f"), "--pretrained", "--play-steps", "0"],
+        ["tiny-model", "--out", str(tmp_path / "g"), "--play-steps", "3"],
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
@@ -273,6 +275,7 @@ def test_cli_builds_a_pretrained_folder_that_loads_and_plays(tmp_path) -> None:
 
     out = tmp_path / "pre"
     argv = ["tiny-model", "--pretrained", "--out", str(out), "--steps", "2", "--deduction-steps", "2"]
+    argv += ["--play-steps", "2"]
     assert main([*argv, "--stop-after", "1"]) == 0 and not out.exists()
     assert main(argv) == 0
     assert model_cache.stamp_problem(out, model_cache.read_stamp(out)["version"]) is None

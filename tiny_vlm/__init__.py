@@ -1,4 +1,4 @@
-"""tiny_vlm: the default tiny VLM: its recipe (format and deduction phases), its build, its shipped weights.
+"""tiny_vlm: the default tiny VLM: its three-phase recipe, its build, its shipped weights.
 
 The weights ship inside this package (`tiny_vlm/weights`, stamped with the recipe and every file's digest);
 `shipped_model_path()` checks them before any use. The names below load on first use, so importing the

@@ -1,12 +1,15 @@
 """Build the default tiny VLM by its recipe, over as many sittings as it takes: checkpointed and resumable.
 
-The recipe has two phases. The format phase (`tiny_vlm.pretrain`) teaches the model to see and to answer
-in the game's format; its model is saved, stamped, in the build's work folder (`OUT.build/format`). The
-deduction phase (`tiny_vlm.deduction`) starts from it and writes a checkpoint (weights, optimiser,
-schedule, every RNG, the curriculum) every `checkpoint_every` steps, atomically. Running the same build
-again resumes from the last checkpoint and gives the same model as an uninterrupted run. The finished
-model is written to OUT atomically with a stamp: recipe, steps, seed, hardware, wall and CPU hours, the
-curriculum's curve and the SHA-256 of every file.
+The recipe has three phases, each starting from the model the one before saved, stamped, in the build's
+work folder (`OUT.build`). The format phase (`tiny_vlm.pretrain`) teaches the model to see and to answer
+in the game's format (`OUT.build/format`). The deduction phase (`tiny_vlm.deduction`) teaches its votes
+to single out the odd clue, stage by stage (`OUT.build/deduction`: recipe 5's whole model, stamped as
+such). The play phase runs the curriculum's last stage, `play`, alone from that model with a fresh
+optimiser and a seed of its own: real games' civilian votes, their labels partly spy-blind. The two
+training phases write a checkpoint (weights, optimiser, schedule, every RNG, the curriculum) every
+`checkpoint_every` steps, atomically; running the same build again resumes from the last one and gives
+the same model as an uninterrupted run. The finished model is written to OUT atomically with a stamp:
+recipe, steps, seed, hardware, wall and CPU hours, the curriculum's curve and the SHA-256 of every file.
 """
 
 from __future__ import annotations
@@ -26,29 +29,118 @@ from tiny_vlm.pretrain import PretrainConfig, Pretrainer, StepCallback, pretrain
 from tiny_vlm.stamp import build_atomically, read_stamp, stamp_problem, write_stamp
 from vz_env.atomic import atomic_write_bytes
 
-RECIPE_VERSION = 5
+RECIPE_VERSION = 6
+DEDUCTION_RECIPE_VERSION = 5  # the deduction phase's model is recipe 5's whole model
 FORMAT_VERSION = "tiny-vlm-3/pretrain-4"  # the format phase's recipe (the default model of pretrain-4)
 CHECKPOINT = "deduction-checkpoint.pt"
+PLAY_CHECKPOINT = "play-checkpoint.pt"
 TIMING = "format-timing.json"
 
 ProgressCallback = Callable[[str, int, int, dict[str, float]], None]
 
 
+def _play_stage() -> DeductionConfig:
+    return DeductionConfig(steps=600, eval_every=100, label_noise=0.3)
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """The play phase: the curriculum's `play` stage alone, from the deduction phase's model.
+
+    `stage` holds its steps, schedule, rows and label noise (`tiny_vlm.deduction.DeductionConfig`; 600
+    steps with label noise 0.3 met every target of the start, where 0.4 left grounding lower and the
+    deduction phase, which never reached `play`, left votes at 0.51: docs/results.md). Its seed is the
+    format phase's plus `seed_offset`, so that it draws other rows than the deduction phase did; it runs
+    on `threads` torch CPU threads (one: the same model on any core count).
+    """
+
+    stage: DeductionConfig = field(default_factory=_play_stage)
+    seed_offset: int = 1
+    threads: int = 1
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """The default tiny VLM's whole recipe: the format phase, then the deduction phase."""
+    """The default tiny VLM's whole recipe: the format phase, the deduction phase, then the play phase."""
 
     format: PretrainConfig = field(default_factory=PretrainConfig)
     deduction: DeductionConfig = field(default_factory=DeductionConfig)
+    play: PlayConfig = field(default_factory=PlayConfig)
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON-able data (what checkpoints and stamps record)."""
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
+    def phase_settings(self, phase: str) -> dict[str, Any]:
+        """What a training phase's model depends on besides the phase's own length (which may grow while
+        it runs: `continues`): its settings and every earlier phase's."""
+        settings = self.as_dict()
+        if phase == "deduction":
+            del settings["play"]
+            settings["deduction"]["steps"] = 0
+        else:
+            settings["play"]["stage"]["steps"] = 0
+        return settings
+
 
 def work_folder(out: Path) -> Path:
-    """Where a build of `out` keeps its format-phase model and its checkpoint between sittings."""
+    """Where a build of `out` keeps its phases' models and checkpoints between sittings."""
     return out.with_name(out.name + ".build")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training phase of a build: the model it starts from, what it trains and where it checkpoints.
+
+    `settings` is what its model depends on besides its own length (`Recipe.phase_settings`), what a
+    checkpoint must match to be resumed; it starts in the curriculum's stage `first_stage`.
+    """
+
+    name: str
+    start: Path
+    checkpoint: Path
+    config: DeductionConfig
+    pretrain: PretrainConfig
+    settings: dict[str, Any]
+    seed: int
+    threads: int
+    first_stage: int
+
+
+def training_phases(recipe: Recipe, work: Path) -> dict[str, Phase]:
+    """The recipe's deduction and play phases, as a build in `work` runs them."""
+    deduction = Phase(
+        "deduction",
+        work / "format",
+        work / CHECKPOINT,
+        recipe.deduction,
+        recipe.format,
+        recipe.phase_settings("deduction"),
+        recipe.format.seed,
+        recipe.format.threads,
+        0,
+    )
+    play = Phase(
+        "play",
+        work / "deduction",
+        work / PLAY_CHECKPOINT,
+        recipe.play.stage,
+        recipe.format,
+        recipe.phase_settings("play"),
+        recipe.format.seed + recipe.play.seed_offset,
+        recipe.play.threads,
+        STAGES.index("play"),
+    )
+    return {"deduction": deduction, "play": play}
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A finished phase: its model, its held-out curve and the wall and CPU seconds it took."""
+
+    policy: Any
+    curve: list[dict[str, Any]]
+    spent: dict[str, float]
 
 
 def build(
@@ -58,19 +150,37 @@ def build(
     checkpoint_every: int = 50,
     stop_after: int | None = None,
 ) -> Path | None:
-    """Build (or resume building) the recipe's model into `out`; None when `stop_after` steps of the
-    deduction phase ended this sitting first (its checkpoint then holds them).
+    """Build (or resume building) the recipe's model into `out`; None when `stop_after` training steps
+    (deduction and play together) ended this sitting first (a checkpoint then holds them).
 
     `on_progress(phase, step, total, losses)` is called after every step.
     """
     recipe = recipe or Recipe()
     out = Path(out).expanduser().resolve()
+    if out.exists() and read_stamp(out) is None and any(out.iterdir()):
+        raise FileExistsError(f"{out} already exists and is not a model this build wrote")
     work = work_folder(out)
     work.mkdir(parents=True, exist_ok=True)
-    fmt = work / "format"
-    if stamp_problem(fmt, format_version(recipe.format)) is not None:
-        _format_phase(fmt, recipe.format, on_progress)
-    return _deduction_phase(out, work, recipe, on_progress, checkpoint_every, stop_after)
+    phases = training_phases(recipe, work)
+    deduced = work / "deduction"
+    left = stop_after
+    if stamp_problem(deduced, deduction_version(recipe)) is not None:
+        if stamp_problem(work / "format", format_version(recipe.format)) is not None:
+            _format_phase(work / "format", recipe.format, on_progress)
+        trained, done = _train_phase(phases["deduction"], on_progress, checkpoint_every, left)
+        if trained is None:
+            return None
+        _write_model(
+            deduced, deduction_version(recipe), trained.policy, _deduction_stamp(recipe, work, trained)
+        )
+        left = None if left is None else left - done
+        if left == 0:
+            return None
+    trained, _ = _train_phase(phases["play"], on_progress, checkpoint_every, left)
+    if trained is None:
+        return None
+    extra = _recipe_stamp(recipe, read_stamp(deduced) or {}, trained)
+    return _write_model(out, recipe_version_of(recipe), trained.policy, extra)
 
 
 def _format_phase(folder: Path, config: PretrainConfig, on_progress: ProgressCallback | None) -> None:
@@ -90,36 +200,34 @@ def _format_phase(folder: Path, config: PretrainConfig, on_progress: ProgressCal
     atomic_write_bytes(folder.parent / TIMING, json.dumps(timing).encode())
 
 
-def _deduction_phase(
-    out: Path,
-    work: Path,
-    recipe: Recipe,
-    on_progress: ProgressCallback | None,
-    checkpoint_every: int,
-    stop_after: int | None,
-) -> Path | None:
+def _train_phase(
+    phase: Phase, on_progress: ProgressCallback | None, checkpoint_every: int, stop_after: int | None
+) -> tuple[Trained | None, int]:
+    """Run (or resume) a phase from its start model; the finished phase (None when `stop_after` steps
+    ended the sitting first) and the steps this sitting ran."""
     import torch
 
     from agents.hf_vlm import HFVLMPolicy
 
-    cfg = recipe.deduction
+    cfg = phase.config
     threads = torch.get_num_threads()
-    torch.set_num_threads(recipe.format.threads)
+    torch.set_num_threads(phase.threads)
     try:
-        torch.manual_seed(recipe.format.seed)
+        torch.manual_seed(phase.seed)
         policy = HFVLMPolicy(
-            work / "format", device="cpu", dtype=torch.float32, max_new_tokens=24, seed=recipe.format.seed
+            phase.start, device="cpu", dtype=torch.float32, max_new_tokens=24, seed=phase.seed
         )
-        phase_config = dataclasses.replace(recipe.format, learning_rate=cfg.learning_rate, aux_weight=0.0)
+        phase_config = dataclasses.replace(phase.pretrain, learning_rate=cfg.learning_rate, aux_weight=0.0)
         pretrainer = Pretrainer(policy, phase_config, cfg.lr_factor, cfg.deduce_weight)
-        deducer = DeductionTrainer(pretrainer, cfg, recipe.format.seed)
-        state = _resume(work / CHECKPOINT, recipe, pretrainer, deducer)
+        deducer = DeductionTrainer(pretrainer, cfg, phase.seed)
+        deducer.curriculum.stage = phase.first_stage
+        state = _resume(phase, pretrainer, deducer)
         first, spent = state["step"], dict(state["spent"])
         wall, cpu = time.time(), time.process_time()
         for done_here, step in enumerate(range(first, cfg.steps), start=1):
             losses = deducer.step(step)
             if on_progress is not None:
-                on_progress(f"deduction ({deducer.stage})", step + 1, cfg.steps, losses)
+                on_progress(f"{phase.name} ({deducer.stage})", step + 1, cfg.steps, losses)
             finished = step + 1 == cfg.steps
             stopping = stop_after is not None and done_here >= stop_after
             if (step + 1) % checkpoint_every == 0 or finished or stopping:
@@ -127,25 +235,27 @@ def _deduction_phase(
                     "wall_s": spent["wall_s"] + time.time() - wall,
                     "cpu_s": spent["cpu_s"] + time.process_time() - cpu,
                 }
-                _save_checkpoint(work / CHECKPOINT, recipe, pretrainer, deducer, step + 1, now)
+                _save_checkpoint(phase, pretrainer, deducer, step + 1, now)
             if stopping and not finished:
-                return None
-        spent = torch.load(work / CHECKPOINT, weights_only=False)["spent"]
-        return _write_model(out, work, recipe, policy, deducer.curriculum, spent)
+                return None, done_here
+        spent = torch.load(phase.checkpoint, weights_only=False)["spent"]
+        return Trained(policy, deducer.curriculum.curve, spent), max(0, cfg.steps - first)
     finally:
         torch.set_num_threads(threads)
 
 
-def _resume(path: Path, recipe: Recipe, pretrainer: Pretrainer, deducer: DeductionTrainer) -> dict[str, Any]:
-    """Load the checkpoint into the trainers when it is this recipe's; the state to start from."""
+def _resume(phase: Phase, pretrainer: Pretrainer, deducer: DeductionTrainer) -> dict[str, Any]:
+    """Load the phase's checkpoint into the trainers when it is this recipe's; the state to start from."""
     import torch
 
     fresh = {"step": 0, "spent": {"wall_s": 0.0, "cpu_s": 0.0}}
-    if not path.is_file():
+    if not phase.checkpoint.is_file():
         return fresh
-    checkpoint = torch.load(path, weights_only=False)
-    if not continues(checkpoint["recipe"], recipe, checkpoint["step"]):
-        raise ValueError(f"{path} holds a build of another recipe; remove it to start this one afresh")
+    checkpoint = torch.load(phase.checkpoint, weights_only=False)
+    if not continues(checkpoint, phase):
+        raise ValueError(
+            f"{phase.checkpoint} holds a build of another recipe; remove it to start this one afresh"
+        )
     pretrainer.model.load_state_dict(checkpoint["model"])
     pretrainer.heads.load_state_dict(checkpoint["heads"])
     pretrainer.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -157,36 +267,26 @@ def _resume(path: Path, recipe: Recipe, pretrainer: Pretrainer, deducer: Deducti
     return {"step": checkpoint["step"], "spent": checkpoint["spent"]}
 
 
-def continues(saved: dict[str, Any], recipe: Recipe, step: int) -> bool:
-    """Whether a checkpoint of recipe `saved` at `step` is one of `recipe`'s: the same recipe, or one whose
-    deduction phase is longer or shorter but whose learning rate had not started to decay by `step` under
-    either length (so both builds ran the same steps so far: a build can be lengthened while it runs)."""
-    wanted = recipe.as_dict()
-    if saved == wanted:
-        return True
-    if {**saved, "deduction": {**saved["deduction"], "steps": 0}} != {
-        **wanted,
-        "deduction": {**wanted["deduction"], "steps": 0},
-    }:
+def continues(checkpoint: dict[str, Any], phase: Phase) -> bool:
+    """Whether a checkpoint is one of `phase`'s: the same settings and length, or a longer or shorter
+    phase whose learning rate had not started to decay by the checkpoint's step under either length (so
+    both ran the same steps so far: a build can be lengthened while it runs)."""
+    if checkpoint.get("settings") != phase.settings:
         return False
-    shorter = min(saved["deduction"]["steps"], recipe.deduction.steps)
-    return step <= shorter * (1.0 - recipe.deduction.decay_share)
+    saved, wanted = checkpoint["phase_steps"], phase.config.steps
+    return saved == wanted or checkpoint["step"] <= min(saved, wanted) * (1.0 - phase.config.decay_share)
 
 
 def _save_checkpoint(
-    path: Path,
-    recipe: Recipe,
-    pretrainer: Pretrainer,
-    deducer: DeductionTrainer,
-    step: int,
-    spent: dict[str, float],
+    phase: Phase, pretrainer: Pretrainer, deducer: DeductionTrainer, step: int, spent: dict[str, float]
 ) -> None:
     import io
 
     import torch
 
     state = {
-        "recipe": recipe.as_dict(),
+        "settings": phase.settings,
+        "phase_steps": phase.config.steps,
         "step": step,
         "spent": spent,
         "model": pretrainer.model.state_dict(),
@@ -200,28 +300,57 @@ def _save_checkpoint(
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(phase.checkpoint, buffer.getvalue())
 
 
-def _write_model(
-    out: Path, work: Path, recipe: Recipe, policy: Any, curriculum: Curriculum, spent: dict[str, float]
-) -> Path:
-    """Save the finished model to `out`, atomically, with its stamp."""
+def _deduction_stamp(recipe: Recipe, work: Path, trained: Trained) -> dict[str, Any]:
+    """The deduction phase's model stamp: recipe 5's, whose whole model this is."""
     format_timing = json.loads((work / TIMING).read_text()) if (work / TIMING).is_file() else {}
-    wall = spent["wall_s"] + format_timing.get("wall_s", 0.0)
-    cpu = spent["cpu_s"] + format_timing.get("cpu_s", 0.0)
-    extra = {
-        "recipe_version": RECIPE_VERSION,
-        "recipe": recipe.as_dict(),
+    return {
+        "recipe_version": DEDUCTION_RECIPE_VERSION,
+        "recipe": _deduction_recipe(recipe),
         "steps": {"format": recipe.format.steps, "deduction": recipe.deduction.steps},
         "seed": recipe.format.seed,
-        "hardware": hardware(),
-        "wall_hours": round(wall / 3600, 3),
-        "cpu_hours": round(cpu / 3600, 3),
+        "hardware": hardware(recipe.format.threads),
+        "wall_hours": round((trained.spent["wall_s"] + format_timing.get("wall_s", 0.0)) / 3600, 3),
+        "cpu_hours": round((trained.spent["cpu_s"] + format_timing.get("cpu_s", 0.0)) / 3600, 3),
         "format_phase_timed": bool(format_timing),
         "stages": list(STAGES),
-        "curve": curriculum.curve,
+        "curve": trained.curve,
     }
+
+
+def _recipe_stamp(recipe: Recipe, deduced: dict[str, Any], trained: Trained) -> dict[str, Any]:
+    """The finished model's stamp: the whole recipe, the time of every phase, one curve over both
+    training phases (the play phase's steps counted on from the deduction phase's)."""
+    return {
+        "recipe_version": RECIPE_VERSION,
+        "recipe": recipe.as_dict(),
+        "steps": {
+            "format": recipe.format.steps,
+            "deduction": recipe.deduction.steps,
+            "play": recipe.play.stage.steps,
+        },
+        "seed": recipe.format.seed,
+        "hardware": hardware(recipe.play.threads),
+        "wall_hours": round(deduced.get("wall_hours", 0.0) + trained.spent["wall_s"] / 3600, 3),
+        "cpu_hours": round(deduced.get("cpu_hours", 0.0) + trained.spent["cpu_s"] / 3600, 3),
+        "format_phase_timed": bool(deduced.get("format_phase_timed")),
+        "deduction_model": {k: deduced.get(k) for k in ("version", "hardware", "wall_hours", "cpu_hours")},
+        "stages": list(STAGES),
+        "curve": joined_curve(deduced.get("curve", []), trained.curve, recipe.deduction.steps),
+    }
+
+
+def joined_curve(
+    deduction: list[dict[str, Any]], play: list[dict[str, Any]], deduction_steps: int
+) -> list[dict[str, Any]]:
+    """One curve over both training phases: the play phase's steps counted on from the deduction phase's."""
+    return [*deduction, *({**point, "step": deduction_steps + point["step"]} for point in play)]
+
+
+def _write_model(out: Path, version: str, policy: Any, extra: dict[str, Any]) -> Path:
+    """Save a phase's finished model to `out`, atomically, with its stamp."""
 
     def save(folder: Path) -> None:
         from agents.hf_quiet import quiet_hf
@@ -229,10 +358,8 @@ def _write_model(
         with quiet_hf():
             policy.model.save_pretrained(folder)
             policy.processor.save_pretrained(folder)
-        write_stamp(folder, recipe_version_of(recipe), extra)
+        write_stamp(folder, version, extra)
 
-    if out.exists() and read_stamp(out) is None and any(out.iterdir()):
-        raise FileExistsError(f"{out} already exists and is not a model this build wrote")
     return build_atomically(out, save)
 
 
@@ -246,6 +373,18 @@ def recipe_version_of(recipe: Recipe) -> str:
     return f"tiny-vlm-recipe-{RECIPE_VERSION}/{_digest(recipe.as_dict())}"
 
 
+def _deduction_recipe(recipe: Recipe) -> dict[str, Any]:
+    """The format and deduction phases' settings: recipe 5, whose whole model the deduction phase makes."""
+    settings = recipe.as_dict()
+    del settings["play"]
+    return settings
+
+
+def deduction_version(recipe: Recipe) -> str:
+    """The stamp's version of the deduction phase's model: recipe 5's version of its settings."""
+    return f"tiny-vlm-recipe-{DEDUCTION_RECIPE_VERSION}/{_digest(_deduction_recipe(recipe))}"
+
+
 def _digest(settings: dict[str, Any]) -> str:
     """Twelve hex digits of the SHA-256 of settings written as sorted JSON."""
     import hashlib
@@ -254,8 +393,8 @@ def _digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def hardware() -> str:
-    """One line naming the CPU, its cores and torch's version and threads: where a build ran."""
+def hardware(threads: int) -> str:
+    """One line naming the CPU, its cores, torch's version and the threads a phase ran on: where it ran."""
     import torch
 
     model = platform.processor() or platform.machine()
@@ -266,4 +405,4 @@ def hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"

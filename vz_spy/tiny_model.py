@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "saved with save_pretrained so it loads like any Hugging Face model. Nothing is "
         "downloaded. By default its weights are random (the test model); --pretrained trains "
         "it here by the default model's recipe (tiny_vlm.build): to describe objects of its picture, "
-        "to answer in the game's format and to single out the odd clue. The build is checkpointed: "
-        "run the same command again to resume it (hours on two CPU cores).",
+        "to answer in the game's format, to single out the odd clue and to vote in real games. The build "
+        "is checkpointed: run the same command again to resume it (hours on two CPU cores).",
     )
     parser.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
     parser.add_argument(
@@ -46,10 +46,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="deduction-phase steps of --pretrained (default: the recipe's)",
     )
     parser.add_argument(
+        "--play-steps",
+        type=int,
+        default=None,
+        help="play-phase steps of --pretrained (default: the recipe's)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=int,
         default=None,
-        help="end this sitting after this many deduction steps, checkpointed; the same command resumes",
+        help="end this sitting after this many deduction and play steps, checkpointed; the same command "
+        "resumes",
     )
     parser.set_defaults(func=run)
 
@@ -59,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     output_folder("--out", args.out, free=True)
     if args.pretrained:
         return _run_pretrained(args)
-    if args.steps is not None or args.deduction_steps is not None or args.stop_after is not None:
-        raise CliError("--steps, --deduction-steps and --stop-after need --pretrained")
+    phase_flags = (args.steps, args.deduction_steps, args.play_steps, args.stop_after)
+    if any(value is not None for value in phase_flags):
+        raise CliError("--steps, --deduction-steps, --play-steps and --stop-after need --pretrained")
     from agents.tiny_vlm import build_tiny_vlm
 
     try:
@@ -77,12 +85,16 @@ def _run_pretrained(args: argparse.Namespace) -> int:
 
     if args.family != "qwen2_5_vl":
         raise CliError("--pretrained builds the qwen2_5_vl family only")
-    for flag, value in (("--steps", args.steps), ("--deduction-steps", args.deduction_steps)):
+    counts = {
+        "--steps": args.steps,
+        "--deduction-steps": args.deduction_steps,
+        "--play-steps": args.play_steps,
+        "--stop-after": args.stop_after,
+    }
+    for flag, value in counts.items():
         if value is not None and value < 1:
             raise CliError(f"{flag} must be at least 1, got {value}")
-    if args.stop_after is not None and args.stop_after < 1:
-        raise CliError(f"--stop-after must be at least 1, got {args.stop_after}")
-    from tiny_vlm.build import CHECKPOINT, Recipe, build, work_folder
+    from tiny_vlm.build import Recipe, build, work_folder
 
     recipe = Recipe()
     recipe = dataclasses.replace(recipe, format=dataclasses.replace(recipe.format, seed=args.seed))
@@ -91,11 +103,14 @@ def _run_pretrained(args: argparse.Namespace) -> int:
     if args.deduction_steps is not None:
         deduction = dataclasses.replace(recipe.deduction, steps=args.deduction_steps)
         recipe = dataclasses.replace(recipe, deduction=deduction)
+    if args.play_steps is not None:
+        stage = dataclasses.replace(recipe.play.stage, steps=args.play_steps)
+        recipe = dataclasses.replace(recipe, play=dataclasses.replace(recipe.play, stage=stage))
     out = Path(args.out).expanduser()
     work = work_folder(out.resolve())
     output_folder("--out", work)
-    if (work / CHECKPOINT).is_file():
-        print(f"resuming the build from its checkpoint in {work}", flush=True)
+    if work.is_dir() and any(work.iterdir()):
+        print(f"resuming the build from what {work} holds", flush=True)
     try:
         with _progress_bar() as on_progress:
             path = build(out, recipe, on_progress, stop_after=args.stop_after)
@@ -104,7 +119,7 @@ def _run_pretrained(args: argparse.Namespace) -> int:
     if path is None:
         print(f"stopped after {args.stop_after} steps; run the same command again to resume from {work}")
         return 0
-    steps = f"{recipe.format.steps} + {recipe.deduction.steps} steps"
+    steps = f"{recipe.format.steps} + {recipe.deduction.steps} + {recipe.play.stage.steps} steps"
     print(f"pretrained tiny qwen2_5_vl VLM (seed {args.seed}, {steps}) written to {path}")
     return 0
 

@@ -47,7 +47,10 @@ def test_probe_report_scores_every_option_of_the_tiny_vlm(tiny_dirs, one_thread)
     scores = option_logprobs(policy, questions, chunk=5)
     assert [len(s) for s in scores] == [len(q.options) for q in questions]
     assert all(v < 0 for s in scores for v in s)
-    assert scores == option_logprobs(policy, questions, chunk=64)  # chunking does not change a score
+    # Chunking changes a score only by float rounding (padding changes the kernels' summation order).
+    rechunked = option_logprobs(policy, questions, chunk=64)
+    assert [len(s) for s in rechunked] == [len(s) for s in scores]
+    assert sum(rechunked, []) == pytest.approx(sum(scores, []), rel=1e-5)
     report = probe_report(policy, questions)
     assert report["accuracy"]["n"] == len(questions)
     assert report["accuracy_color"]["n"] + report["accuracy_shape"]["n"] == len(questions)

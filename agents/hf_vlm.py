@@ -374,6 +374,9 @@ class HFVLMPolicy(Policy):
         }
         if self.sampling.temperature > 0:
             settings.update(temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=0)
+        else:
+            # Neutral values, so that a checkpoint's sampling settings are not merged into a greedy search.
+            settings.update(temperature=1.0, top_p=1.0)
         return GenerationConfig(**settings)
 
     def _sampled_logprobs(self, logits: Sequence[torch.Tensor], sampled: torch.Tensor) -> torch.Tensor:

@@ -121,6 +121,17 @@ def test_greedy_decoding_is_deterministic(tiny_dirs) -> None:
     assert policy.act_batch(observations(2)) == policy.act_batch(observations(2))
 
 
+def test_greedy_search_ignores_the_checkpoints_sampling_settings(capfd) -> None:
+    from tiny_vlm.shipped import shipped_model_path
+
+    # The shipped generation config samples at temperature 0.8; a greedy policy must not inherit it.
+    policy = HFVLMPolicy(shipped_model_path(), device="cpu", temperature=0.0, max_new_tokens=4)
+    assert policy.model.generation_config.temperature != 1.0
+    capfd.readouterr()
+    policy.act_batch(observations(1))
+    assert "generation flags" not in capfd.readouterr().err
+
+
 def test_eos_ends_the_completion_and_is_kept_once(tiny_dirs) -> None:
     policy = HFVLMPolicy(tiny_dirs["llava"], device="cpu", max_new_tokens=40, seed=3)
     eos = policy.eos_token_ids[0]

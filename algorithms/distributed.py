@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -17,6 +18,20 @@ from algorithms.metrics import pool_across_processes
 
 Pass = tuple[int, int, float]
 """One forward/backward pass of an epoch: rows begin..end-1 of the batch, and the weight of their loss."""
+
+WORKERS_SETTLE_SECONDS = 0.1
+"""How long an ending process leaves the GIL to gloo's worker threads (many 5 ms GIL switch intervals)."""
+
+
+def end_processes() -> None:
+    """End a multi-process run before exit: a gloo thread still freeing tensors then aborts the process."""
+    if not torch.distributed.is_initialized():
+        return
+    torch.distributed.barrier()
+    # Joins gloo's worker threads, unless something else holds the group (FSDP2: DTensor's caches) ...
+    torch.distributed.destroy_process_group()
+    # ... then those get the GIL to free the tensors of the last collectives.
+    time.sleep(WORKERS_SETTLE_SECONDS)
 
 
 class Processes:

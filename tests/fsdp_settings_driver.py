@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.hf_vlm import HFVLMPolicy
 from algorithms import recompute
+from algorithms.distributed import end_processes
 from algorithms.sharding import layer_classes
 from algorithms.train_config import SPOConfig
 from algorithms.trainer import Trainer, default_accelerator
@@ -78,3 +79,4 @@ def main(model: str, out: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    end_processes()

@@ -114,3 +114,14 @@ def test_metrics_pool_both_processes_and_lr_steps_once_per_iteration(run_dir: Pa
     first = read_metrics(run_dir / "metrics.jsonl")[0]
     assert first["trained_samples"] == 2 * GAMES_PER_ITER * PLAYERS * ROUNDS
     assert first["lr"] == pytest.approx(LEARNING_RATE / 2)  # cosine over 2 iterations, after 1 step
+
+
+def test_ending_a_run_destroys_its_process_group_once(tmp_path: Path) -> None:
+    import torch.distributed as dist
+
+    from algorithms.distributed import end_processes
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    end_processes()
+    assert not dist.is_initialized()
+    end_processes()  # nothing left to end: a no-op

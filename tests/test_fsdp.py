@@ -42,8 +42,10 @@ ENV = {"image_size": [64, 48], "num_players": 4, "num_rounds": 1, "clue_format_w
 # Trains the first two iterations of a run config, as a run killed after its second checkpoint would have.
 INTERRUPTED = """
 import json, sys
+from algorithms.distributed import end_processes
 from algorithms.run import train
 train(sys.argv[2], json.loads(open(sys.argv[1]).read()), stop_after=2)
+end_processes()
 """
 
 

@@ -174,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
         rows = _train_with_progress(run_dir, config, bool(args.resume))
     except ValueError as err:
         raise CliError(str(err)) from None
+    from algorithms.distributed import end_processes
+
+    end_processes()  # the rest runs in the main process alone
     if not _is_main_process():
         return 0
     _summary(run_dir, rows)

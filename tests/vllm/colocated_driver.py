@@ -17,7 +17,6 @@ import torch
 from agents.scoring import collate, completion_logprobs
 from algorithms import trainer as trainer_module
 from algorithms.colocate import sync_engine
-from algorithms.distributed import end_processes
 from algorithms.run import run_config, train
 from algorithms.sharding import gathered
 from algorithms.train_config import algorithm_config
@@ -118,4 +117,3 @@ def prompt_logprobs(engine: Any, observations: list[Any], generations: list[Any]
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4]))
-    end_processes()

@@ -24,8 +24,11 @@ WORKERS_SETTLE_SECONDS = 0.1
 
 
 def end_processes() -> None:
-    """End a multi-process run before exit: a gloo thread still freeing tensors then aborts the process."""
-    if not torch.distributed.is_initialized():
+    """End a multi-process run before exit: a gloo thread still freeing tensors then aborts the process.
+
+    A one-process group is left to its owner (vLLM's in-process engine holds one and tears it down itself).
+    """
+    if not torch.distributed.is_initialized() or torch.distributed.get_world_size() < 2:
         return
     torch.distributed.barrier()
     # Joins gloo's worker threads, unless something else holds the group (FSDP2: DTensor's caches) ...

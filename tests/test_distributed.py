@@ -116,12 +116,27 @@ def test_metrics_pool_both_processes_and_lr_steps_once_per_iteration(run_dir: Pa
     assert first["lr"] == pytest.approx(LEARNING_RATE / 2)  # cosine over 2 iterations, after 1 step
 
 
-def test_ending_a_run_destroys_its_process_group_once(tmp_path: Path) -> None:
+def _end_one_of_two(rank: int, store: str) -> None:
     import torch.distributed as dist
 
     from algorithms.distributed import end_processes
 
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     end_processes()
     assert not dist.is_initialized()
     end_processes()  # nothing left to end: a no-op
+
+
+def test_ending_a_run_destroys_a_multi_process_group_and_leaves_a_one_process_group(tmp_path: Path) -> None:
+    import torch.distributed as dist
+    import torch.multiprocessing
+
+    from algorithms.distributed import end_processes
+
+    torch.multiprocessing.spawn(_end_one_of_two, args=(str(tmp_path / "two"),), nprocs=2)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'one'}", rank=0, world_size=1)
+    try:
+        end_processes()
+        assert dist.is_initialized()  # its owner's to end
+    finally:
+        dist.destroy_process_group()

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tiny_vlm.build import CHECKPOINT, PLAY_CHECKPOINT, joined_curve
+from tiny_vlm.build import CHECKPOINT, DEDUCTION_MODEL, PLAY_CHECKPOINT, joined_curve
 from tiny_vlm.deduction import STAGES
 from tiny_vlm.shipped import WEIGHTS
 from tiny_vlm.stamp import read_stamp
@@ -32,7 +32,7 @@ def read_curve(folder: Path) -> tuple[list[dict[str, Any]], str]:
             curve = checkpoint["curriculum"]["curve"]
             if phase == "deduction":
                 return curve, note
-            earlier = read_stamp(folder / "deduction") or {}
+            earlier = read_stamp(folder / DEDUCTION_MODEL) or {}
             return joined_curve(earlier.get("curve", []), curve, earlier["steps"]["deduction"]), note
     stamp = read_stamp(folder)
     if stamp is None or "curve" not in stamp:

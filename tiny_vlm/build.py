@@ -34,6 +34,7 @@ DEDUCTION_RECIPE_VERSION = 5  # the deduction phase's model is recipe 5's whole 
 FORMAT_VERSION = "tiny-vlm-3/pretrain-4"  # the format phase's recipe (the default model of pretrain-4)
 CHECKPOINT = "deduction-checkpoint.pt"
 PLAY_CHECKPOINT = "play-checkpoint.pt"
+DEDUCTION_MODEL = "deduction"  # the deduction phase's model, in the build's work folder
 TIMING = "format-timing.json"
 
 ProgressCallback = Callable[[str, int, int, dict[str, float]], None]
@@ -72,15 +73,19 @@ class Recipe:
         """The recipe as plain JSON-able data (what checkpoints and stamps record)."""
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
-    def phase_settings(self, phase: str) -> dict[str, Any]:
-        """What a training phase's model depends on besides the phase's own length (which may grow while
-        it runs: `continues`): its settings and every earlier phase's."""
+    def settings_through(self, phase: str) -> dict[str, Any]:
+        """The settings of `phase` and every earlier phase: all a phase's model depends on."""
         settings = self.as_dict()
         if phase == "deduction":
             del settings["play"]
-            settings["deduction"]["steps"] = 0
-        else:
-            settings["play"]["stage"]["steps"] = 0
+        return settings
+
+    def phase_settings(self, phase: str) -> dict[str, Any]:
+        """What a training phase's model depends on besides the phase's own length (which may grow while
+        it runs: `continues`)."""
+        settings = self.settings_through(phase)
+        own = settings["deduction"] if phase == "deduction" else settings["play"]["stage"]
+        own["steps"] = 0
         return settings
 
 
@@ -123,7 +128,7 @@ def training_phases(recipe: Recipe, work: Path) -> dict[str, Phase]:
     )
     play = Phase(
         "play",
-        work / "deduction",
+        work / DEDUCTION_MODEL,
         work / PLAY_CHECKPOINT,
         recipe.play.stage,
         recipe.format,
@@ -163,7 +168,7 @@ def build(
     work = work_folder(out)
     work.mkdir(parents=True, exist_ok=True)
     phases = training_phases(recipe, work)
-    deduced = work / "deduction"
+    deduced = work / DEDUCTION_MODEL
     left = stop_after
     if stamp_problem(deduced, deduction_version(recipe)) is not None:
         if stamp_problem(work / "format", format_version(recipe.format)) is not None:
@@ -309,7 +314,7 @@ def _deduction_stamp(recipe: Recipe, work: Path, trained: Trained) -> dict[str, 
     format_timing = json.loads((work / TIMING).read_text()) if (work / TIMING).is_file() else {}
     return {
         "recipe_version": DEDUCTION_RECIPE_VERSION,
-        "recipe": _deduction_recipe(recipe),
+        "recipe": recipe.settings_through("deduction"),
         "steps": {"format": recipe.format.steps, "deduction": recipe.deduction.steps},
         "seed": recipe.format.seed,
         "hardware": hardware(recipe.format.threads),
@@ -374,16 +379,10 @@ def recipe_version_of(recipe: Recipe) -> str:
     return f"tiny-vlm-recipe-{RECIPE_VERSION}/{_digest(recipe.as_dict())}"
 
 
-def _deduction_recipe(recipe: Recipe) -> dict[str, Any]:
-    """The format and deduction phases' settings: recipe 5, whose whole model the deduction phase makes."""
-    settings = recipe.as_dict()
-    del settings["play"]
-    return settings
-
-
 def deduction_version(recipe: Recipe) -> str:
     """The stamp's version of the deduction phase's model: recipe 5's version of its settings."""
-    return f"tiny-vlm-recipe-{DEDUCTION_RECIPE_VERSION}/{_digest(_deduction_recipe(recipe))}"
+    digest = _digest(recipe.settings_through("deduction"))
+    return f"tiny-vlm-recipe-{DEDUCTION_RECIPE_VERSION}/{digest}"
 
 
 def _digest(settings: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from agents.base import Policy
 from vz_env import spy_v0
 from vz_env.rewards import turn_reward
-from vz_env.turn import Phase, Role, Turn
+from vz_env.turn import Clue, Phase, Role, Turn
 
 PolicySpec = Policy | Mapping[str, Policy] | Callable[[int, str, Role], Policy]
 
@@ -54,7 +54,8 @@ class TurnSample:
 
 @dataclass
 class GameRecord:
-    """The outcome of one game: seed, roles, who each policy was, votes, rewards, winner, its Turns."""
+    """The outcome of one game: seed, roles, who each policy was, votes, rewards, winner, its Turns and
+    the public clue history the players saw (invalid clues as shown in their place)."""
 
     seed: int
     roles: dict[str, Role]
@@ -63,6 +64,7 @@ class GameRecord:
     votes_received: dict[str, int]
     winner: str
     transcript: list[Turn]
+    history: list[Clue] = field(default_factory=list)
 
 
 @dataclass
@@ -212,6 +214,7 @@ def _settle(rollout: Rollout, envs: list[Any], assigned: Mapping[tuple[int, str]
                 votes_received=dict(zip(game.players, game.votes_received())),
                 winner=game.winner(),
                 transcript=list(game.turns),
+                history=game.history(),
             )
         )
     for sample in rollout.samples:

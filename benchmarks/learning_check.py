@@ -54,16 +54,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FIELD=JSON",
         help="change one trainer setting of the preset (e.g. learning_rate=3e-3); repeatable",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="change one game setting of the preset (e.g. clue_beta=1.0); repeatable",
+    )
     return parser.parse_args(argv)
 
 
-def trainer_changes(items: list[str]) -> dict[str, Any]:
-    """FIELD=JSON pairs of --set as a dict; a value that is not JSON is taken as a string."""
+def setting_changes(items: list[str]) -> dict[str, Any]:
+    """FIELD=JSON pairs of --set or --env as a dict; a value that is not JSON is taken as a string."""
     changes = {}
     for item in items:
         field, sep, text = item.partition("=")
         if not sep or not field:
-            raise SystemExit(f"--set takes FIELD=VALUE, got {item!r}")
+            raise SystemExit(f"--set and --env take FIELD=VALUE, got {item!r}")
         try:
             changes[field] = json.loads(text)
         except json.JSONDecodeError:
@@ -72,14 +79,19 @@ def trainer_changes(items: list[str]) -> dict[str, Any]:
 
 
 def main_job_config(
-    model: str | None, iterations: int | None, seed: int, changes: dict[str, Any] | None = None
+    model: str | None,
+    iterations: int | None,
+    seed: int,
+    changes: dict[str, Any] | None = None,
+    env_changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run config of `vz-spy train` with no flags (iterations, seed and `changes` aside)."""
+    """The run config of `vz-spy train` with no flags (iterations, seed and the changes aside)."""
     preset = PRESETS["tiny"]
     trainer = {**preset["trainer"], **algorithm_settings("iterative-spo"), "seed": seed, **(changes or {})}
     if iterations is not None:
         trainer["iterations"] = iterations
-    return run_config("iterative-spo", model, SPOConfig.from_dict(trainer), dict(preset["env"]))
+    env = {**preset["env"], **(env_changes or {})}
+    return run_config("iterative-spo", model, SPOConfig.from_dict(trainer), env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     transformers.utils.logging.disable_progress_bar()
     run_dir = Path(args.out or tempfile.mkdtemp(prefix="vz-learning-check-")) / "run"
     try:
-        config = main_job_config(args.model, args.iterations, args.seed, trainer_changes(args.set))
+        config = main_job_config(
+            args.model, args.iterations, args.seed, setting_changes(args.set), setting_changes(args.env)
+        )
     except ValueError as err:
         raise SystemExit(f"learning_check: {err}") from None
     trainer = config["trainer"]

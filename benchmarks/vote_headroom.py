@@ -5,7 +5,9 @@ spy first more often than it samples it, the cheapest gain is sharpening (sampli
 This script measures that headroom on the main job's start and world (the "tiny" preset's env):
   1. civilian votes naming the spy in self-play, at the game's temperature and greedy, split by the
      number of objects in the scene (in one-object scenes the spy's clue is the odd one; with two, the
-     players may describe different objects);
+     players may describe different objects), beside the votes a voter comparing those games' clues
+     perfectly would cast (`tiny_vlm.data.odd_player`: the player whose clues differ from their round's
+     majority, else N/A): how much of the deduction the clues allow the start makes;
   2. the start sampling at --cold-temperature against itself at the game's temperature, head to head on
      the held-out seeds of `vz-spy train`'s final check: the win rate a perfectly sharpened start would
      reach, an upper bound for what sharpening alone gives the main job.
@@ -28,10 +30,13 @@ from agents.sampling import sampling_with
 from algorithms.eval.head_to_head import evaluate
 from algorithms.eval.versus_start import VERSUS_SEED
 from algorithms.presets import PRESETS
-from algorithms.rollout import play_games
+from algorithms.rollout import GameRecord, play_games
 from algorithms.train_config import SPOConfig
 from tiny_vlm import resolve_model
+from tiny_vlm.data import odd_player
 from vz_env import spy_v0
+from vz_env.rules import player_name
+from vz_env.turn import Phase, Role
 from vz_env.vote_stats import vote_stats
 
 HELD_OUT_SEED = 1_000_000_000
@@ -50,7 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def votes_by_objects(policy: HFVLMPolicy, games: int, env: dict[str, Any]) -> dict[int, Counter]:
-    """Per object count of the scene: civilian votes, those naming the spy, games, civilian wins."""
+    """Per object count of the scene: civilian votes, those naming the spy, those a perfect clue comparer
+    would name the spy with, games, civilian wins."""
     counts: dict[int, Counter] = {}
     for start in range(0, games, BATCH):
         rollout = play_games(policy, min(BATCH, games - start), HELD_OUT_SEED + start, env_kwargs=env)
@@ -64,7 +70,18 @@ def votes_by_objects(policy: HFVLMPolicy, games: int, env: dict[str, Any]) -> di
             votes = vote_stats((turn, game.roles[turn.agent]) for turn in game.transcript)
             tally["votes"] += votes.votes
             tally["spy_named"] += votes.spy_named
+            tally["odd_named"] += odd_votes_naming_spy(game)
     return counts
+
+
+def odd_votes_naming_spy(game: GameRecord) -> int:
+    """How many of the game's civilian voters would name a spy by comparing its clues (`odd_player`)."""
+    seat = {player_name(i): i + 1 for i in range(len(game.roles))}
+    spies = {seat[agent] for agent, role in game.roles.items() if role == Role.SPY}
+    voters = [
+        t.agent for t in game.transcript if t.phase == Phase.DECISION and game.roles[t.agent] != Role.SPY
+    ]
+    return sum(odd_player(game.history, seat[agent]) in spies for agent in voters)
 
 
 def show_votes(label: str, counts: dict[int, Counter]) -> None:
@@ -73,7 +90,8 @@ def show_votes(label: str, counts: dict[int, Counter]) -> None:
     for objects, tally in [*sorted(counts.items()), ("all", total)]:
         print(
             f"  {label:10s} objects {objects}: civilian votes naming the spy "
-            f"{tally['spy_named'] / tally['votes']:.3f} ({tally['votes']} votes), civilians win "
+            f"{tally['spy_named'] / tally['votes']:.3f} ({tally['votes']} votes; comparing the clues "
+            f"perfectly: {tally['odd_named'] / tally['votes']:.3f}), civilians win "
             f"{tally['civilian_wins'] / tally['games']:.3f} ({tally['games']} games)",
             flush=True,
         )

@@ -8,7 +8,7 @@ from sources import NoiseSource
 from agents.base import Policy
 from agents.scripted import RandomAgent, SceneBot
 from algorithms.rollout import play_games
-from vz_env import Phase, Role
+from vz_env import Phase, Role, SpyConfig
 
 SMALL = {"images": NoiseSource(), "image_size": (48, 32)}
 
@@ -132,3 +132,20 @@ def test_extra_vote_samples_are_judged_by_the_game_like_played_votes():
         assert s.reward == pytest.approx(expected) == turn.decision_reward
     played = [s for s in rollout.stage(Phase.DECISION) if s.sample == 0]
     assert all(s.turn in rollout.games[s.game].transcript for s in played)
+
+
+def test_game_records_keep_the_public_history_as_players_saw_it():
+    class HalfInvalid(CountingPolicy):
+        def act_batch(self, observations):
+            return [
+                "no box" if o["phase"] == Phase.CLUE and o["seat"] == 2 else a
+                for o, a in zip(observations, super().act_batch(observations))
+            ]
+
+    rollout = play_games(HalfInvalid(), num_games=2, seed=3, env_kwargs=SMALL)
+    for record in rollout.games:
+        clues = [t for t in record.transcript if t.phase == Phase.CLUE]
+        assert [(c.round, c.player) for c in record.history] == [(r, p) for r in (1, 2) for p in (1, 2, 3, 4)]
+        assert [c.round for c in record.history] == [t.round for t in clues]
+        assert {c.clue for c in record.history if c.player == 3} == {SpyConfig().invalid_clue_text}
+        assert all(c.clue == "a thing" for c in record.history if c.player != 3)

@@ -39,6 +39,7 @@ class _Story:
     spy: int
     voter: int
     clues: tuple[tuple[str, ...], ...]  # [round][player - 1]: the words of the clue
+    changed: str  # what the spy's object differs in: "color", "shape" or "color+shape"
 
 
 def _object(rng: np.random.Generator) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def _story(rng: np.random.Generator, form: str) -> _Story:
     count = 1 if form != "game" else int(rng.integers(1, 3))
     objects = [_object(rng) for _ in range(count)]
     changed_index = int(rng.integers(count))
-    twin, _ = edit_object(rng, objects[changed_index], CHANGEABLE)
+    twin, changes = edit_object(rng, objects[changed_index], CHANGEABLE)
     rounds = 1 if form != "game" else 2
     clues = []
     for round_ in range(rounds):
@@ -77,7 +78,8 @@ def _story(rng: np.random.Generator, form: str) -> _Story:
             for p in range(1, num_players + 1)
         ]
         clues.append(tuple(said))
-    return _Story(num_players, spy, voter, tuple(clues))
+    changed = "+".join(sorted(c["attribute"] for c in changes))
+    return _Story(num_players, spy, voter, tuple(clues), changed)
 
 
 def _history(story: _Story) -> str:
@@ -111,6 +113,14 @@ def odd_clue_examples(
     rng: np.random.Generator, count: int, form: str, label_noise: float = 0.0
 ) -> list[Example]:
     """`count` rows of one form; each row's `answer` is the spy, its target the spy or (noise) a guess."""
+    return [example for example, _ in told_examples(rng, count, form, label_noise)]
+
+
+def told_examples(
+    rng: np.random.Generator, count: int, form: str, label_noise: float = 0.0
+) -> list[tuple[Example, str]]:
+    """`odd_clue_examples` with what each row's spy object differs in ("color", "shape" or
+    "color+shape"), so that a deducer's accuracy can be split by what it has to compare."""
     if form not in FORMS:
         raise ValueError(f"unknown odd-clue form {form!r}; choose one of {', '.join(FORMS)}")
     examples = []
@@ -120,5 +130,5 @@ def odd_clue_examples(
         noisy = rng.random() < label_noise
         target = choice_target(choices, rng) if noisy else boxed_numbers((story.spy,))
         observation = {"image": THUMBNAIL, "prompt": _prompt(story, form), "phase": Phase.DECISION}
-        examples.append(Example(observation, target, [], choices, answer=story.spy))
+        examples.append((Example(observation, target, [], choices, answer=story.spy), story.changed))
     return examples

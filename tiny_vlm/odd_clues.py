@@ -60,7 +60,7 @@ def _words(obj: dict[str, Any], form: str) -> str:
     return f"{obj['size']} {obj['color']} {obj['material']} {obj['shape']}"
 
 
-def _story(rng: np.random.Generator, form: str) -> _Story:
+def _story(rng: np.random.Generator, form: str, attributes: tuple[str, ...] = CHANGEABLE) -> _Story:
     """A game as a civilian voter hears it: one object (short, round) or one or two (game), two rounds."""
     num_players = int(rng.choice(PLAYER_COUNTS))
     spy = int(rng.integers(1, num_players + 1))
@@ -68,7 +68,7 @@ def _story(rng: np.random.Generator, form: str) -> _Story:
     count = 1 if form != "game" else int(rng.integers(1, 3))
     objects = [_object(rng) for _ in range(count)]
     changed_index = int(rng.integers(count))
-    twin, changes = edit_object(rng, objects[changed_index], CHANGEABLE)
+    twin, changes = edit_object(rng, objects[changed_index], attributes)
     rounds = 1 if form != "game" else 2
     clues = []
     for round_ in range(rounds):
@@ -117,15 +117,20 @@ def odd_clue_examples(
 
 
 def told_examples(
-    rng: np.random.Generator, count: int, form: str, label_noise: float = 0.0
+    rng: np.random.Generator,
+    count: int,
+    form: str,
+    label_noise: float = 0.0,
+    attributes: tuple[str, ...] = CHANGEABLE,
 ) -> list[tuple[Example, str]]:
     """`odd_clue_examples` with what each row's spy object differs in ("color", "shape" or
-    "color+shape"), so that a deducer's accuracy can be split by what it has to compare."""
+    "color+shape"), so that a deducer's accuracy can be split by what it has to compare; `attributes`
+    limits what the spy's object may differ in."""
     if form not in FORMS:
         raise ValueError(f"unknown odd-clue form {form!r}; choose one of {', '.join(FORMS)}")
     examples = []
     for _ in range(count):
-        story = _story(rng, form)
+        story = _story(rng, form, attributes)
         choices = other_players(story.voter, story.num_players)
         noisy = rng.random() < label_noise
         target = choice_target(choices, rng) if noisy else boxed_numbers((story.spy,))

@@ -11,6 +11,7 @@ Exit status 1 when the interval's lower bound is not above 0.5, or training took
 
     nice python benchmarks/learning_check.py [--iterations N] [--seed 0] [--model DIR] [--out DIR]
         [--set learning_rate=3e-3 --set beta_kl=0.01]   # a variant of the preset's trainer settings
+        [--env clue_beta=1.0]                           # a variant of the preset's game settings
 """
 
 from __future__ import annotations

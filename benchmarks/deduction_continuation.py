@@ -71,6 +71,11 @@ def continuation_config(args: argparse.Namespace) -> DeductionConfig:
     )
 
 
+def colour_only_rows(rng: np.random.Generator, count: int, form: str) -> list[Example]:
+    """Clean odd-clue rows of `form` whose spy differs in colour only."""
+    return [example for example, _ in told_examples(rng, count, form, attributes=("color",))]
+
+
 class ColourRows(DeductionTrainer):
     """The deduction trainer with `extra` colour-only odd-clue rows of the stage's form in every step."""
 
@@ -81,8 +86,8 @@ class ColourRows(DeductionTrainer):
     def examples(self, step: int) -> list[Example]:
         """The stage's rows, plus the colour-only ones."""
         form = FORMS[min(self.curriculum.stage, len(FORMS) - 1)]
-        colour = told_examples(self.rng, self.extra, form, attributes=("color",)) if self.extra else []
-        return super().examples(step) + [example for example, _ in colour]
+        colour = colour_only_rows(self.rng, self.extra, form) if self.extra else []
+        return super().examples(step) + colour
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Pretrainer(policy, settings, config.lr_factor, config.deduce_weight)
     deducer = ColourRows(trainer, config, args.seed, extra=args.colour_rows)
     deducer.curriculum.stage = STAGES.index(args.stage)
-    rng = np.random.default_rng(COLOUR_ROWS_SEED)
-    colour = [e for e, _ in told_examples(rng, 300, "short", attributes=("color",))]
+    colour = colour_only_rows(np.random.default_rng(COLOUR_ROWS_SEED), 300, "short")
     began = time.perf_counter()
     votes, shades = trainer.deduction_accuracy(deducer.held_out_play()), trainer.deduction_accuracy(colour)
     print(f"{model}, stage {args.stage}: real votes {votes:.3f}, colour-only short rows {shades:.3f}")

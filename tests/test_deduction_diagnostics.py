@@ -1,35 +1,26 @@
 """Deducer diagnostics: what a perfect clue comparer votes, rows split by what changed, colour rows added."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
+from benchmark_scripts import load_benchmark
 
 from algorithms.rollout import GameRecord
 from tiny_vlm.odd_clues import told_examples
+from vz_env.rules import player_name
 from vz_env.turn import Clue, Phase, Role, Turn
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def record(spy: int, history: list[tuple[int, int, str]]) -> GameRecord:
     """A 4-player game record: `spy` (numbered from 1) and the clues; every civilian voted."""
-    roles = {f"player_{i}": Role.SPY if i + 1 == spy else Role.CIVILIAN for i in range(4)}
+    roles = {player_name(i): Role.SPY if i + 1 == spy else Role.CIVILIAN for i in range(4)}
     votes = [Turn(a, Phase.DECISION, 0, "", "", True, None) for a, r in roles.items() if r != Role.SPY]
     clues = [Clue(r, p, c) for r, p, c in history]
     return GameRecord(0, roles, {}, {}, {}, "spies", votes, clues)
 
 
 def test_a_perfect_comparer_names_the_odd_player_and_nobody_when_none_stands_out():
-    headroom = load("vote_headroom")
+    headroom = load_benchmark("vote_headroom")
     odd_spy = [(r, p, "red cube" if p != 2 else "blue cube") for r in (1, 2) for p in (1, 2, 3, 4)]
     assert headroom.odd_votes_naming_spy(record(2, odd_spy)) == 3
     assert headroom.odd_votes_naming_spy(record(3, odd_spy)) == 0  # the odd clue was a civilian's
@@ -38,7 +29,7 @@ def test_a_perfect_comparer_names_the_odd_player_and_nobody_when_none_stands_out
 
 
 def test_profile_groups_hold_every_row_once_per_split():
-    profile = load("deduction_profile")
+    profile = load_benchmark("deduction_profile")
     rows = told_examples(np.random.default_rng(4), 120, "game")
     groups = profile.split_rows(rows)
     assert len(groups["all"]) == 120
@@ -49,7 +40,7 @@ def test_profile_groups_hold_every_row_once_per_split():
 
 
 def test_continuation_holds_its_stage_and_adds_colour_only_rows():
-    continuation = load("deduction_continuation")
+    continuation = load_benchmark("deduction_continuation")
     args = continuation.parse_args(["--stage", "short", "--rows", "8", "--pictures", "2", "--choices", "1"])
     config = continuation.continuation_config(args)
     assert config.rows_per_step[0] == 8 and min(config.advance_at) > 1.0

@@ -1,24 +1,15 @@
 """benchmarks/oracle_votes.py labels each civilian vote with the spy, so its diagnostic measures deduction."""
 
 import dataclasses
-import importlib.util
 import re
-from pathlib import Path
+
+from benchmark_scripts import load_benchmark
 
 from tiny_vlm.data import MINIATURE
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "oracle_votes.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("oracle_votes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_each_vote_names_the_player_whose_clue_is_the_odd_one_in_one_object_scenes():
-    oracle = _load_script()
+    oracle = load_benchmark("oracle_votes")
     votes = oracle.oracle_votes(dataclasses.replace(MINIATURE, max_objects=1), seed=3, num_games=6)
     assert len(votes) == 18  # the three civilians of each 4-player game vote
     for vote in votes:

@@ -255,20 +255,52 @@ class Pretrainer:
             self._choice_cache[choices] = sorted(ids)
         return self._choice_cache[choices]
 
+    def number_logits(self, examples: Sequence[Example]) -> torch.Tensor:
+        """The next-token logits right after "\\boxed{" that each row's prompt opens: where a vote names
+        its number."""
+        prompts = self.policy.encode_batch([ex.observation for ex in examples])
+        prefix = torch.tensor(self._boxed_prefix)
+        batch = stack_inputs([p.extended(prefix) for p in prompts], self.policy.pad_token_id, "right")
+        hidden = self.model.model(**batch).last_hidden_state
+        ends = torch.tensor([len(p) + len(prefix) - 1 for p in prompts])
+        return self.model.lm_head(hidden[torch.arange(len(examples)), ends])
+
+    def train_numbers(self, examples: Sequence[Example]) -> dict[str, float]:
+        """One optimiser step on the cross-entropy at each row's number alone (the row's target names one
+        player): the deduction signal undiluted by answer tokens and rehearsal, which is what teaches the
+        colour comparison (docs/results.md, "Why it stops short")."""
+        prefix = len(self._boxed_prefix)
+        ids = [self._ids(ex.target) for ex in examples]
+        if any(t[:prefix] != self._boxed_prefix or len(t) <= prefix for t in ids):
+            raise ValueError("train_numbers needs rows whose target names a player in \\boxed{}")
+        targets = torch.tensor([t[prefix] for t in ids])
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i].observation["prompt"]))
+        total = [0.0]
+
+        def chunk_losses() -> Iterator[torch.Tensor]:
+            for start in range(0, len(order), self.config.chunk_rows):
+                chunk = order[start : start + self.config.chunk_rows]
+                logits = self.number_logits([examples[i] for i in chunk])
+                loss = torch.nn.functional.cross_entropy(logits, targets[chunk], reduction="sum")
+                total[0] += float(loss.detach())
+                yield loss / len(examples)
+
+        self.model.train()
+        params = list(self.model.parameters())
+        supervised_step(self.optimizer, params, chunk_losses(), self.config.max_grad_norm)
+        self.schedule.step()
+        self.model.eval()
+        return {"loss": total[0] / max(1, len(examples))}
+
     @torch.no_grad()
     def deduction_accuracy(self, examples: Sequence[Example], chunk: int = 32) -> float:
         """Share of `examples` whose likeliest listed number, right after "\\boxed{", is their `answer`."""
+        prefix = len(self._boxed_prefix)
         right = 0
         for start in range(0, len(examples), chunk):
             part = examples[start : start + chunk]
-            prompts = self.policy.encode_batch([ex.observation for ex in part])
-            prefix = torch.tensor(self._boxed_prefix)
-            batch = stack_inputs([p.extended(prefix) for p in prompts], self.policy.pad_token_id, "right")
-            hidden = self.model.model(**batch).last_hidden_state
-            ends = torch.tensor([len(p) + len(prefix) - 1 for p in prompts])
-            logits = self.model.lm_head(hidden[torch.arange(len(part)), ends])
-            for row, ex in zip(logits, part, strict=True):
-                ids = {self._ids(boxed(str(p)))[len(prefix)]: p for p in ex.choices}
+            for row, ex in zip(self.number_logits(part), part, strict=True):
+                ids = {self._ids(boxed(str(p)))[prefix]: p for p in ex.choices}
                 best = max(ids, key=lambda i: float(row[i]))
                 right += ids[best] == ex.answer
         return right / max(1, len(examples))

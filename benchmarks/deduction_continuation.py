@@ -3,11 +3,14 @@
 Continues `tiny_vlm.deduction`'s trainer from a model folder (e.g. a build's `OUT.build/deduction`) in one
 curriculum stage that never advances, with its rows, rehearsal and learning rate set from the command
 line, and `--colour-rows` extra odd-clue rows a step whose spy differs in colour only (the comparison
-`benchmarks/deduction_profile.py` finds missing). Every `--eval-every` steps it prints the held-out
+`benchmarks/deduction_profile.py` finds missing). With `--number-loss` it trains odd-clue rows alone, a
+share `--colour-share` of them colour-only, with the cross-entropy at the vote's number alone
+(`tiny_vlm.deduction.ComparisonTrainer`) instead. Every `--eval-every` steps it prints the held-out
 accuracy of each form, of real games' votes (`play`) and of colour-only `short` rows (chance about 0.33).
 
     nice python benchmarks/deduction_continuation.py --model OUT.build/deduction [--stage play]
         [--steps 300] [--vote-games 8] [--colour-rows 0] [--learning-rate 1e-3] [--out DIR]
+        [--number-loss [--colour-share 0.5]]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 
 from tiny_vlm import resolve_model
 from tiny_vlm.data import Example
-from tiny_vlm.deduction import STAGES, DeductionConfig, DeductionTrainer
+from tiny_vlm.deduction import STAGES, ComparisonTrainer, DeductionConfig, DeductionTrainer
 from tiny_vlm.odd_clues import FORMS, told_examples
 
 COLOUR_ROWS_SEED = 99_000_000
@@ -41,12 +44,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--label-noise", type=float, default=0.0, help="share of noisy labels (play)")
     parser.add_argument("--pictures", type=int, default=16, help="rehearsed pictures a step")
     parser.add_argument("--choices", type=int, default=4, help="rehearsed choice rows a step")
+    parser.add_argument(
+        "--number-loss", action="store_true", help="odd-clue rows alone, the number's cross-entropy alone"
+    )
+    parser.add_argument("--colour-share", type=float, default=0.5, help="colour-only share (--number-loss)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="save the continued model here at the end")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.number_loss and args.stage == "play":
+        parser.error("--number-loss trains odd-clue rows alone: choose --stage short, round or game")
+    return args
 
 
 def continuation_config(args: argparse.Namespace) -> DeductionConfig:
@@ -103,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     policy = HFVLMPolicy(model, device="cpu", dtype=torch.float32, max_new_tokens=24, seed=args.seed)
     settings = dataclasses.replace(PretrainConfig(), learning_rate=config.learning_rate, aux_weight=0.0)
     trainer = Pretrainer(policy, settings, config.lr_factor, config.deduce_weight)
-    deducer = ColourRows(trainer, config, args.seed, extra=args.colour_rows)
+    deducer = (
+        ComparisonTrainer(trainer, config, args.seed, args.colour_share)
+        if args.number_loss
+        else ColourRows(trainer, config, args.seed, extra=args.colour_rows)
+    )
     deducer.curriculum.stage = STAGES.index(args.stage)
     colour = colour_only_rows(np.random.default_rng(COLOUR_ROWS_SEED), 300, "short")
     began = time.perf_counter()

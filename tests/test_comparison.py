@@ -1,4 +1,4 @@
-"""The compare phase: odd-clue rows alone, many colour-only, trained at the vote's number alone."""
+"""The comparison trainer: odd-clue rows alone, many colour-only, trained at the vote's number alone."""
 
 import dataclasses
 import re
@@ -52,3 +52,8 @@ def test_training_at_the_number_alone_learns_a_batch_and_refuses_rows_naming_nob
     unsure = [dataclasses.replace(rows[0], target="\\boxed{N/A}")]
     with pytest.raises(ValueError, match="names a player"):
         trainer.train_numbers(unsure)
+    config = DeductionConfig(rows_per_step=(4, 4, 4, 4), eval_every=1, eval_rows=3, eval_games=1)
+    comparison = ComparisonTrainer(trainer, config, 0, colour_share=0.5)
+    comparison.step(0)
+    point = comparison.curriculum.curve[-1]
+    assert set(point) == {"step", "stage", "short", "short colour-only"} and point["step"] == 1

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 from benchmark_scripts import load_benchmark
 
 from algorithms.rollout import GameRecord
@@ -53,3 +54,12 @@ def test_continuation_holds_its_stage_and_adds_colour_only_rows():
         spy_colour, spy_shape = lines.pop(str(row.answer)).split()
         assert {clue.split()[1] for clue in lines.values()} == {spy_shape}
         assert spy_colour not in {clue.split()[0] for clue in lines.values()}
+
+
+def test_continuation_with_the_number_loss_refuses_the_play_stage(capsys):
+    continuation = load_benchmark("deduction_continuation")
+    args = continuation.parse_args(["--stage", "game", "--number-loss", "--colour-share", "0.7"])
+    assert args.number_loss and args.colour_share == 0.7
+    with pytest.raises(SystemExit):
+        continuation.parse_args(["--stage", "play", "--number-loss"])
+    assert "choose --stage short, round or game" in capsys.readouterr().err

@@ -18,34 +18,24 @@ SMALL = {
         "choice_rows_per_step": 1,
         "warmup_steps": 2,
     },
-    "compare": {
-        "steps": 4,
-        "rows_per_step": (3, 3, 3, 2),
-        "advance_at": (0.0, 0.0),
-        "eval_every": 2,
-        "eval_rows": 4,
-        "eval_games": 2,
-        "warmup_steps": 1,
-    },
     "play": {"steps": 4, "rows_per_step": (3, 3, 3, 2), "eval_every": 2, "eval_games": 2, "warmup_steps": 1},
 }
 
 
 def small_recipe():
-    from tiny_vlm.build import CompareConfig, PlayConfig, Recipe
+    from tiny_vlm.build import PlayConfig, Recipe
     from tiny_vlm.deduction import DeductionConfig
     from tiny_vlm.pretrain import PretrainConfig
 
-    compare = CompareConfig(DeductionConfig(**SMALL["compare"]))
     play = PlayConfig(DeductionConfig(**SMALL["play"]))
-    return Recipe(PretrainConfig(**SMALL["format"]), DeductionConfig(**SMALL["deduction"]), compare, play)
+    return Recipe(PretrainConfig(**SMALL["format"]), DeductionConfig(**SMALL["deduction"]), play)
 
 
 @pytest.mark.slow
 def test_a_build_resumed_after_sittings_equals_an_uninterrupted_one(tmp_path):
     from safetensors.numpy import load_file
 
-    from tiny_vlm.build import build, compare_version, deduction_version, work_folder
+    from tiny_vlm.build import build, deduction_version, work_folder
     from tiny_vlm.stamp import read_stamp, stamp_problem
 
     recipe = small_recipe()
@@ -53,26 +43,19 @@ def test_a_build_resumed_after_sittings_equals_an_uninterrupted_one(tmp_path):
     work = work_folder(tmp_path / "sat")
     assert build(tmp_path / "sat", recipe, stop_after=3) is None
     assert not (tmp_path / "sat").exists() and (work / "deduction-checkpoint.pt").is_file()
-    # The second sitting finishes the deduction phase (5 steps) and stops 2 steps into the compare phase,
-    # the third finishes that one and stops 2 steps into the play phase.
+    # The second sitting finishes the deduction phase (5 steps) and stops 2 steps into the play phase.
     assert build(tmp_path / "sat", recipe, stop_after=7) is None
     assert stamp_problem(work / "deduction", deduction_version(recipe)) is None
-    assert (work / "compare-checkpoint.pt").is_file() and not (work / "compare").exists()
-    assert build(tmp_path / "sat", recipe, stop_after=4) is None
-    assert stamp_problem(work / "compare", compare_version(recipe)) is None
     assert (work / "play-checkpoint.pt").is_file() and not (tmp_path / "sat").exists()
     resumed = build(tmp_path / "sat", recipe)
     a, b = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     stamp = read_stamp(resumed)
-    assert stamp_problem(resumed, stamp["version"]) is None and stamp["recipe_version"] == 7
-    stages = ["short", "round", "game", "play", "short", "round", "play", "play"]
-    assert [p["stage"] for p in stamp["curve"]] == stages
-    assert [p["step"] for p in stamp["curve"]][-4:] == [10, 12, 14, 16]
-    assert {"short colour-only", "round colour-only"} <= {k for p in stamp["curve"][4:6] for k in p}
-    assert stamp["steps"] == {"format": 2, "deduction": 8, "compare": 4, "play": 4} and stamp["seed"] == 0
-    assert stamp["earlier_models"]["deduction"]["version"] == deduction_version(recipe)
-    assert stamp["earlier_models"]["compare"]["version"] == compare_version(recipe)
+    assert stamp_problem(resumed, stamp["version"]) is None and stamp["recipe_version"] == 6
+    assert [p["stage"] for p in stamp["curve"]] == ["short", "round", "game", "play", "play", "play"]
+    assert [p["step"] for p in stamp["curve"]][-2:] == [10, 12]
+    assert stamp["steps"] == {"format": 2, "deduction": 8, "play": 4} and stamp["seed"] == 0
+    assert stamp["deduction_model"]["version"] == deduction_version(recipe)
     assert stamp["curve"] == read_stamp(whole)["curve"]
 
 
@@ -108,7 +91,5 @@ def test_the_deduction_phase_model_is_recipe_5s_whole_model() -> None:
 
     recipe = Recipe()
     assert deduction_version(recipe).startswith("tiny-vlm-recipe-5/")
-    assert recipe_version_of(recipe).startswith("tiny-vlm-recipe-7/")
+    assert recipe_version_of(recipe).startswith("tiny-vlm-recipe-6/")
     assert "play" not in json.dumps(recipe.phase_settings("deduction"))
-    assert "colour_share" not in json.dumps(recipe.phase_settings("deduction"))
-    assert "colour_share" in json.dumps(recipe.phase_settings("play"))

@@ -1,13 +1,12 @@
 """Build the default tiny VLM by its recipe, over as many sittings as it takes: checkpointed and resumable.
 
-The recipe has four phases, each starting from the model the one before saved, stamped, in the build's
+The recipe has three phases, each starting from the model the one before saved, stamped, in the build's
 work folder (`OUT.build`). The format phase (`tiny_vlm.pretrain`) teaches the model to see and to answer
 in the game's format (`OUT.build/format`). The deduction phase (`tiny_vlm.deduction`) teaches its votes
 to single out the odd clue, stage by stage (`OUT.build/deduction`: recipe 5's whole model, stamped as
-such). The compare phase teaches those votes to compare colours too, with the number's loss alone
-(`OUT.build/compare`). The play phase runs the curriculum's last stage, `play`, alone from that model with
-a fresh optimiser and a seed of its own: real games' civilian votes, their labels partly spy-blind. The
-three training phases write a checkpoint (weights, optimiser, schedule, every RNG, the curriculum) every
+such). The play phase runs the curriculum's last stage, `play`, alone from that model with a fresh
+optimiser and a seed of its own: real games' civilian votes, their labels partly spy-blind. The two
+training phases write a checkpoint (weights, optimiser, schedule, every RNG, the curriculum) every
 `checkpoint_every` steps, atomically; running the same build again resumes from the last one and gives
 the same model as an uninterrupted run. The finished model is written to OUT atomically with a stamp:
 recipe, steps, seed, hardware, wall and CPU hours, the curriculum's curve and the SHA-256 of every file.
@@ -25,54 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiny_vlm.deduction import STAGES, ComparisonTrainer, Curriculum, DeductionConfig, DeductionTrainer
+from tiny_vlm.deduction import STAGES, Curriculum, DeductionConfig, DeductionTrainer
 from tiny_vlm.pretrain import PretrainConfig, Pretrainer, StepCallback, pretrain
 from tiny_vlm.stamp import build_atomically, read_stamp, stamp_problem, write_stamp
 from vz_env.atomic import atomic_write_bytes
 
-RECIPE_VERSION = 7
+RECIPE_VERSION = 6
 DEDUCTION_RECIPE_VERSION = 5  # the deduction phase's model is recipe 5's whole model
 FORMAT_VERSION = "tiny-vlm-3/pretrain-4"  # the format phase's recipe (the default model of pretrain-4)
 CHECKPOINT = "deduction-checkpoint.pt"
-COMPARE_CHECKPOINT = "compare-checkpoint.pt"
 PLAY_CHECKPOINT = "play-checkpoint.pt"
 DEDUCTION_MODEL = "deduction"  # the deduction phase's model, in the build's work folder
-COMPARE_MODEL = "compare"  # the compare phase's model, in the build's work folder
 TIMING = "format-timing.json"
 
-PHASES = ("format", "deduction", "compare", "play")
-COMPARE_STEPS = 3000
-
 ProgressCallback = Callable[[str, int, int, dict[str, float]], None]
-
-
-def _compare_stage() -> DeductionConfig:
-    """The compare phase's settings: the forms in order at clean labels, each until its colour-only rows
-    reach `advance_at`, staying in `game` once there."""
-    return DeductionConfig(
-        steps=COMPARE_STEPS,
-        rows_per_step=(64, 48, 32, 32),
-        advance_at=(0.70, 0.65),
-        eval_every=100,
-        label_noise=0.0,
-    )
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """The compare phase: odd-clue rows alone, many of them colour-only, with the number's loss alone.
-
-    It starts from the deduction phase's model, whose votes compare shapes and not colours, and trains
-    `tiny_vlm.deduction.ComparisonTrainer` under `stage` (steps, schedule, rows per form, when to advance).
-    A share `colour_share` of its rows have a spy whose object differs in colour only (the world's own
-    mix gives the rest). Its seed is the format phase's plus `seed_offset`; it runs on `threads` torch
-    CPU threads.
-    """
-
-    stage: DeductionConfig = field(default_factory=_compare_stage)
-    colour_share: float = 0.5
-    seed_offset: int = 2
-    threads: int = 1
 
 
 def _play_stage() -> DeductionConfig:
@@ -98,11 +63,10 @@ class PlayConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The default tiny VLM's whole recipe: the format, deduction, compare and play phases, in order."""
+    """The default tiny VLM's whole recipe: the format phase, the deduction phase, then the play phase."""
 
     format: PretrainConfig = field(default_factory=PretrainConfig)
     deduction: DeductionConfig = field(default_factory=DeductionConfig)
-    compare: CompareConfig = field(default_factory=CompareConfig)
     play: PlayConfig = field(default_factory=PlayConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,15 +76,15 @@ class Recipe:
     def settings_through(self, phase: str) -> dict[str, Any]:
         """The settings of `phase` and every earlier phase: all a phase's model depends on."""
         settings = self.as_dict()
-        for later in PHASES[PHASES.index(phase) + 1 :]:
-            del settings[later]
+        if phase == "deduction":
+            del settings["play"]
         return settings
 
     def phase_settings(self, phase: str) -> dict[str, Any]:
         """What a training phase's model depends on besides the phase's own length (which may grow while
         it runs: `continues`)."""
         settings = self.settings_through(phase)
-        own = settings["deduction"] if phase == "deduction" else settings[phase]["stage"]
+        own = settings["deduction"] if phase == "deduction" else settings["play"]["stage"]
         own["steps"] = 0
         return settings
 
@@ -147,11 +111,10 @@ class Phase:
     seed: int
     threads: int
     first_stage: int
-    colour_share: float | None = None  # set: the compare phase's trainer (`ComparisonTrainer`)
 
 
 def training_phases(recipe: Recipe, work: Path) -> dict[str, Phase]:
-    """The recipe's deduction, compare and play phases, as a build in `work` runs them."""
+    """The recipe's deduction and play phases, as a build in `work` runs them."""
     deduction = Phase(
         "deduction",
         work / "format",
@@ -163,21 +126,9 @@ def training_phases(recipe: Recipe, work: Path) -> dict[str, Phase]:
         recipe.format.threads,
         0,
     )
-    compare = Phase(
-        "compare",
-        work / DEDUCTION_MODEL,
-        work / COMPARE_CHECKPOINT,
-        recipe.compare.stage,
-        recipe.format,
-        recipe.phase_settings("compare"),
-        recipe.format.seed + recipe.compare.seed_offset,
-        recipe.compare.threads,
-        0,
-        recipe.compare.colour_share,
-    )
     play = Phase(
         "play",
-        work / COMPARE_MODEL,
+        work / DEDUCTION_MODEL,
         work / PLAY_CHECKPOINT,
         recipe.play.stage,
         recipe.format,
@@ -186,7 +137,7 @@ def training_phases(recipe: Recipe, work: Path) -> dict[str, Phase]:
         recipe.play.threads,
         STAGES.index("play"),
     )
-    return {"deduction": deduction, "compare": compare, "play": play}
+    return {"deduction": deduction, "play": play}
 
 
 @dataclass(frozen=True)
@@ -206,7 +157,7 @@ def build(
     stop_after: int | None = None,
 ) -> Path | None:
     """Build (or resume building) the recipe's model into `out`; None when `stop_after` training steps
-    (the training phases' together) ended this sitting first (a checkpoint then holds them).
+    (deduction and play together) ended this sitting first (a checkpoint then holds them).
 
     `on_progress(phase, step, total, losses)` is called after every step.
     """
@@ -217,7 +168,7 @@ def build(
     work = work_folder(out)
     work.mkdir(parents=True, exist_ok=True)
     phases = training_phases(recipe, work)
-    deduced, compared = work / DEDUCTION_MODEL, work / COMPARE_MODEL
+    deduced = work / DEDUCTION_MODEL
     left = stop_after
     if stamp_problem(deduced, deduction_version(recipe)) is not None:
         if stamp_problem(work / "format", format_version(recipe.format)) is not None:
@@ -231,19 +182,10 @@ def build(
         left = None if left is None else left - done
         if left == 0:
             return None
-    if stamp_problem(compared, compare_version(recipe)) is not None:
-        trained, done = _train_phase(phases["compare"], on_progress, checkpoint_every, left)
-        if trained is None:
-            return None
-        extra = _later_stamp(recipe, "compare", read_stamp(deduced) or {}, trained)
-        _write_model(compared, compare_version(recipe), trained.policy, extra)
-        left = None if left is None else left - done
-        if left == 0:
-            return None
     trained, _ = _train_phase(phases["play"], on_progress, checkpoint_every, left)
     if trained is None:
         return None
-    extra = _later_stamp(recipe, "play", read_stamp(compared) or {}, trained)
+    extra = _recipe_stamp(recipe, read_stamp(deduced) or {}, trained)
     return _write_model(out, recipe_version_of(recipe), trained.policy, extra)
 
 
@@ -283,11 +225,7 @@ def _train_phase(
         )
         phase_config = dataclasses.replace(phase.pretrain, learning_rate=cfg.learning_rate, aux_weight=0.0)
         pretrainer = Pretrainer(policy, phase_config, cfg.lr_factor, cfg.deduce_weight)
-        deducer = (
-            DeductionTrainer(pretrainer, cfg, phase.seed)
-            if phase.colour_share is None
-            else ComparisonTrainer(pretrainer, cfg, phase.seed, phase.colour_share)
-        )
+        deducer = DeductionTrainer(pretrainer, cfg, phase.seed)
         deducer.curriculum.stage = phase.first_stage
         state = _resume(phase, pretrainer, deducer)
         first, spent = state["step"], dict(state["spent"])
@@ -388,44 +326,33 @@ def _deduction_stamp(recipe: Recipe, work: Path, trained: Trained) -> dict[str, 
     }
 
 
-def _later_stamp(recipe: Recipe, phase: str, earlier: dict[str, Any], trained: Trained) -> dict[str, Any]:
-    """The stamp of the compare phase's model or the finished model: the recipe through `phase`, the
-    time of every phase so far, the earlier phases' models, and one curve over the training phases so far
-    (each phase's steps counted on from the ones before)."""
-    steps = {**earlier.get("steps", {}), phase: getattr(recipe, phase).stage.steps}
-    before = PHASES[PHASES.index(phase) - 1]
-    models = {**earlier.get("earlier_models", {}), before: _model_note(earlier)}
+def _recipe_stamp(recipe: Recipe, deduced: dict[str, Any], trained: Trained) -> dict[str, Any]:
+    """The finished model's stamp: the whole recipe, the time of every phase, one curve over both
+    training phases (the play phase's steps counted on from the deduction phase's)."""
     return {
         "recipe_version": RECIPE_VERSION,
-        "phase": phase,
-        "recipe": recipe.settings_through(phase),
-        "steps": steps,
+        "recipe": recipe.as_dict(),
+        "steps": {
+            "format": recipe.format.steps,
+            "deduction": recipe.deduction.steps,
+            "play": recipe.play.stage.steps,
+        },
         "seed": recipe.format.seed,
-        "hardware": hardware(getattr(recipe, phase).threads),
-        "wall_hours": round(earlier.get("wall_hours", 0.0) + trained.spent["wall_s"] / 3600, 3),
-        "cpu_hours": round(earlier.get("cpu_hours", 0.0) + trained.spent["cpu_s"] / 3600, 3),
-        "format_phase_timed": bool(earlier.get("format_phase_timed")),
-        "earlier_models": models,
+        "hardware": hardware(recipe.play.threads),
+        "wall_hours": round(deduced.get("wall_hours", 0.0) + trained.spent["wall_s"] / 3600, 3),
+        "cpu_hours": round(deduced.get("cpu_hours", 0.0) + trained.spent["cpu_s"] / 3600, 3),
+        "format_phase_timed": bool(deduced.get("format_phase_timed")),
+        "deduction_model": {k: deduced.get(k) for k in ("version", "hardware", "wall_hours", "cpu_hours")},
         "stages": list(STAGES),
-        "curve": joined_curve(earlier.get("curve", []), trained.curve, trained_steps(earlier)),
+        "curve": joined_curve(deduced.get("curve", []), trained.curve, recipe.deduction.steps),
     }
 
 
-def _model_note(stamp: dict[str, Any]) -> dict[str, Any]:
-    """What a later stamp keeps of an earlier phase's model stamp."""
-    return {k: stamp.get(k) for k in ("version", "hardware", "wall_hours", "cpu_hours")}
-
-
-def trained_steps(stamp: dict[str, Any]) -> int:
-    """The training phases' steps (all but the format phase's) a stamped model went through."""
-    return sum(count for phase, count in stamp.get("steps", {}).items() if phase != "format")
-
-
 def joined_curve(
-    earlier: list[dict[str, Any]], later: list[dict[str, Any]], earlier_steps: int
+    deduction: list[dict[str, Any]], play: list[dict[str, Any]], deduction_steps: int
 ) -> list[dict[str, Any]]:
-    """One curve over consecutive training phases: the later phase's steps counted on from the earlier's."""
-    return [*earlier, *({**point, "step": earlier_steps + point["step"]} for point in later)]
+    """One curve over both training phases: the play phase's steps counted on from the deduction phase's."""
+    return [*deduction, *({**point, "step": deduction_steps + point["step"]} for point in play)]
 
 
 def _write_model(out: Path, version: str, policy: Any, extra: dict[str, Any]) -> Path:
@@ -450,11 +377,6 @@ def format_version(config: PretrainConfig) -> str:
 def recipe_version_of(recipe: Recipe) -> str:
     """The stamp's version of a recipe build: the recipe's version and a digest of its settings."""
     return f"tiny-vlm-recipe-{RECIPE_VERSION}/{_digest(recipe.as_dict())}"
-
-
-def compare_version(recipe: Recipe) -> str:
-    """The stamp's version of the compare phase's model: this recipe's version of its settings so far."""
-    return f"tiny-vlm-recipe-{RECIPE_VERSION}-compare/{_digest(recipe.settings_through('compare'))}"
 
 
 def deduction_version(recipe: Recipe) -> str:

@@ -38,8 +38,7 @@ class DeductionConfig:
     teacher). In `play`, a share `label_noise` of labels is drawn spy-blind instead, so that the model
     stays unsure (the earlier stages learn from clean labels, which a noisy start did not);
     `deduce_weight` weighs the cross-entropy at a deducing vote's number (see
-    `tiny_vlm.pretrain.Pretrainer`). The curriculum stops advancing past the stages `advance_at` lists
-    (three: on to `play`). The learning rate warms up over `warmup_steps`, holds, and decays
+    `tiny_vlm.pretrain.Pretrainer`). The learning rate warms up over `warmup_steps`, holds, and decays
     linearly to a tenth over the last `decay_share` of the steps. Each step rehearses the clues of
     `clue_games_per_step` teacher games, `pictures_per_step` short-prompt pictures and
     `choice_rows_per_step` choice rows.
@@ -156,42 +155,38 @@ class DeductionTrainer:
         if k == len(FORMS) or step % (4 * self.config.eval_every) == 0:
             point["play"] = self.trainer.deduction_accuracy(self.held_out_play())
         self.curriculum.curve.append(point)
-        if k < len(self.config.advance_at) and self._progress(point) >= self.config.advance_at[k]:
+        if k < len(FORMS) and point[FORMS[k]] >= self.config.advance_at[k]:
             self.curriculum.stage += 1
-
-    def _progress(self, point: dict[str, Any]) -> float:
-        """The figure of a check that ends the current stage when it reaches the stage's `advance_at`."""
-        return point[FORMS[self.curriculum.stage]]
 
 
 class ComparisonTrainer(DeductionTrainer):
-    """The compare phase's trainer: odd-clue rows alone, a share `colour_share` of them colour-only, trained
-    with the cross-entropy at the vote's number alone (`Pretrainer.train_numbers`).
+    """Odd-clue rows alone, a share `colour_share` of them colour-only, trained with the cross-entropy at
+    the vote's number alone (`Pretrainer.train_numbers`): the deduction signal without the answer's other
+    tokens and the rehearsal.
 
     The deduction phase leaves the votes blind to colours (chance on colour-only changes in every form),
-    and its loss does not teach them in 1,000 steps where this one does (docs/results.md, "Why it stops
-    short"). Its curriculum runs the forms in order like the deduction phase's and stays in the last one
-    its config's `advance_at` reaches; each check also measures the current form's colour-only rows, and
-    a stage ends when those reach its `advance_at`.
+    and its loss does not teach them in 1,000 steps where this one does in the `short` form
+    (docs/results.md, "Recipe 7"). Its curriculum is the deduction phase's (forms in order, each until
+    its held-out accuracy reaches `advance_at`); each check also measures the current form's colour-only
+    rows.
     """
 
     def __init__(self, trainer: Pretrainer, config: DeductionConfig, seed: int, colour_share: float) -> None:
         super().__init__(trainer, config, seed)
         self.colour_share = colour_share
-        self._colour = 0.0  # the latest check's colour-only accuracy
         self.held_out_colour = {
             form: [example for example, _ in told_examples(rng, config.eval_rows, form, attributes=COLOUR)]
             for form, rng in zip(FORMS, _held_out_rngs(HELD_OUT_ROWS_SEED + 100), strict=True)
         }
 
     def examples(self, step: int) -> list[Example]:
-        """This step's odd-clue rows: of the stage's form and (a share `earlier_share`) earlier forms, a
-        share `colour_share` of each colour-only."""
+        """This step's odd-clue rows: of the stage's form (`game` in `play`) and (a share `earlier_share`)
+        earlier forms, a share `colour_share` of each colour-only."""
         cfg, k = self.config, self.curriculum.stage
         count = cfg.rows_per_step[k]
         earlier = 0 if k == 0 else int(round(cfg.earlier_share * count))
-        forms = [FORMS[k]] * (count - earlier)
-        forms += [FORMS[int(self.rng.integers(k))] for _ in range(earlier)]
+        forms = [FORMS[min(k, len(FORMS) - 1)]] * (count - earlier)
+        forms += [FORMS[int(self.rng.integers(min(k, len(FORMS))))] for _ in range(earlier)]
         rows = []
         for form in forms:
             attributes = COLOUR if self.rng.random() < self.colour_share else CHANGEABLE
@@ -206,14 +201,10 @@ class ComparisonTrainer(DeductionTrainer):
         return losses
 
     def _check(self, step: int) -> None:
-        form = FORMS[self.curriculum.stage]
-        self._colour = self.trainer.deduction_accuracy(self.held_out_colour[form])
+        form = FORMS[min(self.curriculum.stage, len(FORMS) - 1)]
+        colour = self.trainer.deduction_accuracy(self.held_out_colour[form])
         super()._check(step)
-        self.curriculum.curve[-1][f"{form} colour-only"] = self._colour
-
-    def _progress(self, point: dict[str, Any]) -> float:
-        """A stage ends when its form's colour-only rows reach `advance_at`: the skill this phase is for."""
-        return self._colour
+        self.curriculum.curve[-1][f"{form} colour-only"] = colour
 
 
 def _held_out_rngs(seed: int) -> list[np.random.Generator]:

@@ -27,7 +27,7 @@ import torch
 from tiny_vlm import resolve_model
 from tiny_vlm.data import Example
 from tiny_vlm.deduction import STAGES, ComparisonTrainer, DeductionConfig, DeductionTrainer
-from tiny_vlm.odd_clues import FORMS, told_examples
+from tiny_vlm.odd_clues import COLOUR_ONLY, FORMS, odd_clue_examples
 
 COLOUR_ROWS_SEED = 99_000_000
 NEVER = 2.0  # an accuracy no check reaches: the stage holds
@@ -81,11 +81,6 @@ def continuation_config(args: argparse.Namespace) -> DeductionConfig:
     )
 
 
-def colour_only_rows(rng: np.random.Generator, count: int, form: str) -> list[Example]:
-    """Clean odd-clue rows of `form` whose spy differs in colour only."""
-    return [example for example, _ in told_examples(rng, count, form, attributes=("color",))]
-
-
 class ColourRows(DeductionTrainer):
     """The deduction trainer with `extra` colour-only odd-clue rows of the stage's form in every step."""
 
@@ -95,8 +90,7 @@ class ColourRows(DeductionTrainer):
 
     def examples(self, step: int) -> list[Example]:
         """The stage's rows, plus the colour-only ones."""
-        form = FORMS[min(self.curriculum.stage, len(FORMS) - 1)]
-        colour = colour_only_rows(self.rng, self.extra, form) if self.extra else []
+        colour = odd_clue_examples(self.rng, self.extra, self.form, attributes=COLOUR_ONLY)
         return super().examples(step) + colour
 
 
@@ -119,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         else ColourRows(trainer, config, args.seed, extra=args.colour_rows)
     )
     deducer.curriculum.stage = STAGES.index(args.stage)
-    colour = colour_only_rows(np.random.default_rng(COLOUR_ROWS_SEED), 300, "short")
+    colour = odd_clue_examples(np.random.default_rng(COLOUR_ROWS_SEED), 300, "short", attributes=COLOUR_ONLY)
     began = time.perf_counter()
     votes, shades = trainer.deduction_accuracy(deducer.held_out_play()), trainer.deduction_accuracy(colour)
     print(f"{model}, stage {args.stage}: real votes {votes:.3f}, colour-only short rows {shades:.3f}")

@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 
 from tiny_vlm.data import MINIATURE, Example, Teacher, choice_examples, picture_examples, teacher_games
-from tiny_vlm.odd_clues import FORMS, odd_clue_examples, told_examples
+from tiny_vlm.odd_clues import COLOUR_ONLY, FORMS, odd_clue_examples
 from tiny_vlm.pretrain import Pretrainer
 from vz_env.data.scenes import CHANGEABLE
 
 STAGES = (*FORMS, "play")
 HELD_OUT_ROWS_SEED = 7_000_000
 HELD_OUT_GAMES_SEED = 1_500_000_000  # apart from pretraining's and evaluation's game seeds
-COLOUR = ("color",)  # the attribute a colour-only row's spy object differs in
 
 
 @dataclass(frozen=True)
@@ -100,15 +99,25 @@ class DeductionTrainer:
         """The current stage's name."""
         return STAGES[self.curriculum.stage]
 
+    @property
+    def form(self) -> str:
+        """The odd-clue form the current stage trains (`game` in `play`)."""
+        return FORMS[min(self.curriculum.stage, len(FORMS) - 1)]
+
+    def _row_counts(self) -> tuple[int, int]:
+        """This stage's odd-clue rows a step: of its own form, and of earlier forms."""
+        k = self.curriculum.stage
+        count = self.config.rows_per_step[k]
+        earlier = 0 if k == 0 else int(round(self.config.earlier_share * count))
+        return count - earlier, earlier
+
     def examples(self, step: int) -> list[Example]:
         """This step's rows: odd-clue rows of the stage (and of earlier forms), real votes in `play`,
         rehearsal."""
         cfg, k = self.config, self.curriculum.stage
-        count = cfg.rows_per_step[k]
-        earlier = 0 if k == 0 else int(round(cfg.earlier_share * count))
-        current = FORMS[min(k, len(FORMS) - 1)]
+        own, earlier = self._row_counts()
         noise = cfg.label_noise if STAGES[k] == "play" else 0.0
-        rows = odd_clue_examples(self.rng, count - earlier, current, noise)
+        rows = odd_clue_examples(self.rng, own, self.form, noise)
         for _ in range(earlier):
             form = FORMS[int(self.rng.integers(min(k, len(FORMS))))]
             rows += odd_clue_examples(self.rng, 1, form, noise)
@@ -175,22 +184,21 @@ class ComparisonTrainer(DeductionTrainer):
         super().__init__(trainer, config, seed)
         self.colour_share = colour_share
         self.held_out_colour = {
-            form: [example for example, _ in told_examples(rng, config.eval_rows, form, attributes=COLOUR)]
+            form: odd_clue_examples(rng, config.eval_rows, form, attributes=COLOUR_ONLY)
             for form, rng in zip(FORMS, _held_out_rngs(HELD_OUT_ROWS_SEED + 100), strict=True)
         }
 
     def examples(self, step: int) -> list[Example]:
         """This step's odd-clue rows: of the stage's form (`game` in `play`) and (a share `earlier_share`)
         earlier forms, a share `colour_share` of each colour-only."""
-        cfg, k = self.config, self.curriculum.stage
-        count = cfg.rows_per_step[k]
-        earlier = 0 if k == 0 else int(round(cfg.earlier_share * count))
-        forms = [FORMS[min(k, len(FORMS) - 1)]] * (count - earlier)
+        k = self.curriculum.stage
+        own, earlier = self._row_counts()
+        forms = [self.form] * own
         forms += [FORMS[int(self.rng.integers(min(k, len(FORMS))))] for _ in range(earlier)]
         rows = []
         for form in forms:
-            attributes = COLOUR if self.rng.random() < self.colour_share else CHANGEABLE
-            rows += [example for example, _ in told_examples(self.rng, 1, form, attributes=attributes)]
+            attributes = COLOUR_ONLY if self.rng.random() < self.colour_share else CHANGEABLE
+            rows += odd_clue_examples(self.rng, 1, form, attributes=attributes)
         return rows
 
     def step(self, step: int) -> dict[str, float]:
@@ -201,7 +209,7 @@ class ComparisonTrainer(DeductionTrainer):
         return losses
 
     def _check(self, step: int) -> None:
-        form = FORMS[min(self.curriculum.stage, len(FORMS) - 1)]
+        form = self.form
         colour = self.trainer.deduction_accuracy(self.held_out_colour[form])
         super()._check(step)
         self.curriculum.curve[-1][f"{form} colour-only"] = colour

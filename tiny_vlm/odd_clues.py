@@ -28,6 +28,7 @@ from vz_env.prompts import NO_REASONING_YET, ROLE_CIVILIAN, VOTE_PROMPT, boxed_n
 from vz_env.turn import Phase
 
 FORMS = ("short", "round", "game")
+COLOUR_ONLY = ("color",)  # `attributes` for rows whose spy object differs in colour alone
 PLAYER_COUNTS = (3, 4, 4, 4, 5)  # the pretraining games' mix: mostly the default game's four
 
 
@@ -110,10 +111,15 @@ def _prompt(story: _Story, form: str) -> str:
 
 
 def odd_clue_examples(
-    rng: np.random.Generator, count: int, form: str, label_noise: float = 0.0
+    rng: np.random.Generator,
+    count: int,
+    form: str,
+    label_noise: float = 0.0,
+    attributes: tuple[str, ...] = CHANGEABLE,
 ) -> list[Example]:
-    """`count` rows of one form; each row's `answer` is the spy, its target the spy or (noise) a guess."""
-    return [example for example, _ in told_examples(rng, count, form, label_noise)]
+    """`count` rows of one form; each row's `answer` is the spy, its target the spy or (noise) a guess;
+    `attributes` limits what the spy's object may differ in."""
+    return [example for example, _ in told_examples(rng, count, form, label_noise, attributes)]
 
 
 def told_examples(
